@@ -1,0 +1,47 @@
+"""Base views: one per token type. Views are thin edges over services/selectors."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.models import Account, Server
+
+from .auth import (
+    AccountTokenAuthentication,
+    HasAccount,
+    HasServer,
+    ServerTokenAuthentication,
+)
+
+
+class ServerApiView(APIView):
+    """Authenticated by ``X-Postmark-Server-Token``; ``self.server`` is the tenant."""
+
+    authentication_classes = [ServerTokenAuthentication]
+    permission_classes = [HasServer]
+    allow_test_token = False
+
+    @property
+    def server(self) -> Server:
+        return self.request.auth  # type: ignore[return-value]
+
+
+class AccountApiView(APIView):
+    """Authenticated by ``X-Postmark-Account-Token``; ``self.account`` is the tenant."""
+
+    authentication_classes = [AccountTokenAuthentication]
+    permission_classes = [HasAccount]
+
+    @property
+    def account(self) -> Account:
+        return self.request.auth  # type: ignore[return-value]
+
+
+def query_param(request: Request, *names: str, default: str = "") -> str:
+    """First non-empty query value among ``names`` (keys are already lower-cased)."""
+    for name in names:
+        value = request.query_params.get(name.lower())
+        if value not in (None, ""):
+            return value
+    return default

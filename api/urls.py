@@ -1,0 +1,13 @@
+"""API routes, served at the host root like Postmark's.
+
+Paths are lower-cased and stripped of a trailing slash by
+``api.middleware.PostmarkPathMiddleware`` before they reach these patterns, so
+every pattern here is lower-case without a trailing slash. Each area keeps its
+routes in its own view module.
+"""
+
+from api.views import email
+
+urlpatterns = [
+    *email.urlpatterns,
+]

@@ -1,0 +1,110 @@
+"""``POST /email`` and ``POST /email/batch``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from messages.services import (
+    SendResult,
+    message_send,
+    message_send_batch,
+    message_validate,
+)
+from postmark_clone.errors import ApplicationError
+
+from ..auth import TestModeServer
+from ..base import ServerApiView
+from ..errors import PayloadTooLarge
+from ..serializers import parse_email, send_result
+
+MAX_BATCH = 500
+MAX_BATCH_BYTES = 50 * 1024 * 1024
+TEST_MESSAGE = "Test job accepted"
+
+
+def _check_size(request: Request, limit: int) -> None:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(
+            f"The request body is {int(length)} bytes; the limit is {limit} bytes."
+        )
+
+
+def _test_result(email) -> dict:
+    import uuid
+
+    from django.utils import timezone
+
+    message_validate(email=email, server=None)
+    result = SendResult(
+        message_id=str(uuid.uuid4()),
+        submitted_at=timezone.now(),
+        to=email.to,
+        message=TEST_MESSAGE,
+    )
+    return send_result(result)
+
+
+def _error_item(exc: ApplicationError) -> dict:
+    return {"ErrorCode": exc.code, "Message": exc.message}
+
+
+class EmailSendApi(ServerApiView):
+    allow_test_token = True
+
+    def post(self, request: Request) -> Response:
+        _check_size(request, settings.MAX_MESSAGE_BYTES)
+        email = parse_email(request.data)
+        if isinstance(request.auth, TestModeServer):
+            return Response(_test_result(email))
+        return Response(send_result(message_send(server=self.server, email=email)))
+
+
+class EmailBatchApi(ServerApiView):
+    allow_test_token = True
+
+    def post(self, request: Request) -> Response:
+        _check_size(request, MAX_BATCH_BYTES)
+        items = request.data
+        if not isinstance(items, list):
+            raise ApplicationError(
+                402, "Received invalid JSON input: expected a JSON array of messages."
+            )
+        if len(items) > MAX_BATCH:
+            raise ApplicationError(
+                410,
+                f"You may send at most {MAX_BATCH} messages in a batch; "
+                f"this one has {len(items)}.",
+            )
+        parsed: list = []
+        for item in items:
+            try:
+                parsed.append(parse_email(item))
+            except ApplicationError as exc:
+                parsed.append(exc)
+        if isinstance(request.auth, TestModeServer):
+            out = []
+            for email in parsed:
+                try:
+                    if isinstance(email, ApplicationError):
+                        raise email
+                    out.append(_test_result(email))
+                except ApplicationError as exc:
+                    out.append(_error_item(exc))
+            return Response(out)
+        results = message_send_batch(server=self.server, emails=parsed)
+        return Response(
+            [
+                _error_item(r) if isinstance(r, ApplicationError) else send_result(r)
+                for r in results
+            ]
+        )
+
+
+urlpatterns = [
+    path("email", EmailSendApi.as_view()),
+    path("email/batch", EmailBatchApi.as_view()),
+]

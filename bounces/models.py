@@ -1,0 +1,122 @@
+"""Bounces and suppressions (inactive recipients), per server and stream."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Server
+from messages.models import Message
+
+
+class BounceType(models.TextChoices):
+    """Postmark's bounce types; ``TYPE_CODES`` maps them to numeric TypeCode."""
+
+    HARD_BOUNCE = "HardBounce", "Hard bounce"
+    TRANSIENT = "Transient", "Message delayed"
+    UNSUBSCRIBE = "Unsubscribe", "Unsubscribe request"
+    SUBSCRIBE = "Subscribe", "Subscribe request"
+    AUTO_RESPONDER = "AutoResponder", "Auto responder"
+    ADDRESS_CHANGE = "AddressChange", "Address change"
+    DNS_ERROR = "DnsError", "DNS error"
+    SPAM_NOTIFICATION = "SpamNotification", "Spam notification"
+    OPEN_RELAY_TEST = "OpenRelayTest", "Open relay test"
+    UNKNOWN = "Unknown", "Unknown"
+    SOFT_BOUNCE = "SoftBounce", "Soft bounce"
+    VIRUS_NOTIFICATION = "VirusNotification", "Virus notification"
+    CHALLENGE_VERIFICATION = "ChallengeVerification", "Spam challenge verification"
+    BAD_EMAIL_ADDRESS = "BadEmailAddress", "Invalid email address"
+    SPAM_COMPLAINT = "SpamComplaint", "Spam complaint"
+    MANUALLY_DEACTIVATED = "ManuallyDeactivated", "Manually deactivated"
+    UNCONFIRMED = "Unconfirmed", "Registration not confirmed"
+    BLOCKED = "Blocked", "ISP block"
+    SMTP_API_ERROR = "SMTPApiError", "SMTP API error"
+    INBOUND_ERROR = "InboundError", "Processing failed"
+    DMARC_POLICY = "DMARCPolicy", "DMARC Policy"
+    TEMPLATE_RENDERING_FAILED = "TemplateRenderingFailed", "Template rendering failed"
+
+
+TYPE_CODES: dict[str, int] = {
+    "HardBounce": 1,
+    "Transient": 2,
+    "Unsubscribe": 16,
+    "Subscribe": 32,
+    "AutoResponder": 64,
+    "AddressChange": 128,
+    "DnsError": 256,
+    "SpamNotification": 512,
+    "OpenRelayTest": 1024,
+    "Unknown": 2048,
+    "SoftBounce": 4096,
+    "VirusNotification": 8192,
+    "ChallengeVerification": 16384,
+    "BadEmailAddress": 100000,
+    "SpamComplaint": 100001,
+    "ManuallyDeactivated": 100002,
+    "Unconfirmed": 100003,
+    "Blocked": 100006,
+    "SMTPApiError": 100007,
+    "InboundError": 100008,
+    "DMARCPolicy": 100009,
+    "TemplateRenderingFailed": 100010,
+}
+
+
+class Bounce(models.Model):
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="bounces")
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bounces",
+    )
+    # Copied from the message so bounces outlive archive retention.
+    message_uuid = models.UUIDField(null=True, blank=True)
+    message_stream = models.CharField(max_length=30, default="outbound")
+    type = models.CharField(max_length=32, choices=BounceType.choices)
+    type_code = models.PositiveIntegerField()
+    email = models.CharField(max_length=320)
+    from_header = models.CharField(max_length=512, blank=True, default="")
+    subject = models.CharField(max_length=2000, blank=True, default="")
+    tag = models.CharField(max_length=1000, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    details = models.TextField(blank=True, default="")
+    # Archive key of the raw report (DSN, ARF, SMTP transcript); "" if none.
+    dump_key = models.CharField(max_length=255, blank=True, default="")
+    inactive = models.BooleanField(default=False)
+    can_activate = models.BooleanField(default=True)
+    bounced_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["server", "-bounced_at"], name="bounce_server_time")
+        ]
+
+
+class Suppression(models.Model):
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "HardBounce"
+        SPAM_COMPLAINT = "SpamComplaint"
+        MANUAL = "ManualSuppression"
+
+    class Origin(models.TextChoices):
+        RECIPIENT = "Recipient"
+        CUSTOMER = "Customer"
+        ADMIN = "Admin"
+
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="suppressions"
+    )
+    message_stream = models.CharField(max_length=30)
+    email = models.CharField(max_length=320)  # lower-cased
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    bounce = models.ForeignKey(Bounce, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "message_stream", "email"], name="suppression_unique"
+            )
+        ]

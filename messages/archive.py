@@ -1,0 +1,46 @@
+"""Write-once archive of raw messages and reports in object storage.
+
+The only user of the ``archive`` storage (local files by default, S3 through
+django-storages when ``ARCHIVE_S3_BUCKET`` is set). Never call it inside a
+database transaction: on S3 it is network I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+
+def archive_key(*, server_id: int, kind: str, when: datetime, name: str) -> str:
+    """``<kind>/<server>/<yyyy>/<mm>/<dd>/<name>.eml``: server and day prefixes let
+    retention purge whole days and operators list one tenant's objects."""
+    return f"{kind}/{server_id}/{when:%Y/%m/%d}/{name}.eml"
+
+
+def archive_put(*, key: str, data: bytes) -> str:
+    """Store ``data`` under ``key`` and return the key actually written.
+
+    Keys embed a UUID, so they do not collide; storages never overwrite (a clash
+    would get a suffixed name, which is returned).
+    """
+    return storages["archive"].save(key, ContentFile(data))
+
+
+def archive_get(*, key: str) -> bytes | None:
+    """The stored bytes, or ``None`` when the object is gone (purged)."""
+    if not key:
+        return None
+    storage = storages["archive"]
+    try:
+        with storage.open(key, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def archive_delete(*, key: str) -> None:
+    """Delete one object; safe to call twice."""
+    if key:
+        storages["archive"].delete(key)

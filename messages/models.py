@@ -1,0 +1,133 @@
+"""Outbound messages, their per-recipient delivery state, and their events.
+
+A ``Message`` is what a tenant submitted; its raw MIME lives in the archive storage
+(``archive_key``). Each envelope recipient is a ``Recipient`` row: the unit of
+delivery, claimed by workers through its ``status`` (PostgreSQL is the queue of
+record). ``MessageEvent`` is the timeline in Postmark's vocabulary.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from accounts.models import Server
+
+
+class Message(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "Queued"  # accepted, not every recipient finished
+        SENT = "Sent"  # every recipient reached a final state
+        FAILED = "Failed"  # nothing could be delivered (all bounced/suppressed)
+
+    class Source(models.TextChoices):
+        API = "api"
+        SMTP = "smtp"
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="messages"
+    )
+    message_stream = models.CharField(max_length=30, default="outbound")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    from_header = models.CharField(max_length=512)
+    from_email = models.CharField(max_length=320)
+    to_header = models.TextField(blank=True, default="")
+    cc_header = models.TextField(blank=True, default="")
+    bcc_header = models.TextField(blank=True, default="")
+    # Lower-cased envelope recipients, comma-separated: substring search target.
+    recipients_text = models.TextField(blank=True, default="")
+    reply_to = models.TextField(blank=True, default="")
+    subject = models.CharField(max_length=2000, blank=True, default="")
+    tag = models.CharField(max_length=1000, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    attachment_names = models.JSONField(default=list, blank=True)
+    track_opens = models.BooleanField(default=False)
+    track_links = models.CharField(max_length=16, default="None")
+    # The RFC 5322 Message-ID header we put on the message (without <>).
+    header_message_id = models.CharField(max_length=998, blank=True, default="")
+    size = models.PositiveIntegerField(default=0)
+    # Key of the raw MIME in archive storage; "" when the server keeps no content.
+    archive_key = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    sandboxed = models.BooleanField(default=False)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["server", "-received_at"], name="msg_server_received"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.message_id)
+
+
+class Recipient(models.Model):
+    class Kind(models.TextChoices):
+        TO = "to"
+        CC = "cc"
+        BCC = "bcc"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"  # waiting for (re)delivery at next_attempt_at
+        SENDING = "sending"  # claimed by a worker since claimed_at
+        DELIVERED = "delivered"
+        BOUNCED = "bounced"  # permanent failure, or retries exhausted
+        SUPPRESSED = "suppressed"  # inactive address, never attempted
+        TEST = "test"  # bounce-testing / sandbox: no delivery attempted
+
+    FINAL_STATUSES = (Status.DELIVERED, Status.BOUNCED, Status.SUPPRESSED, Status.TEST)
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="recipients"
+    )
+    email = models.CharField(max_length=320)
+    kind = models.CharField(max_length=3, choices=Kind.choices, default=Kind.TO)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_reply = models.TextField(blank=True, default="")
+    route = models.CharField(max_length=255, blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The delivery queue: due recipients in order.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="rcpt_queue",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class MessageEvent(models.Model):
+    class Type(models.TextChoices):
+        DELIVERED = "Delivered"
+        TRANSIENT = "Transient"
+        BOUNCED = "Bounced"
+        OPENED = "Opened"
+        LINK_CLICKED = "LinkClicked"
+        SUBSCRIPTION_CHANGED = "SubscriptionChanged"
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="events"
+    )
+    recipient = models.CharField(max_length=320)
+    type = models.CharField(max_length=24, choices=Type.choices)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["message", "created_at"], name="event_message_time")
+        ]

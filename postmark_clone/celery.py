@@ -1,0 +1,15 @@
+"""Celery application. Periodic jobs are listed once, in ``beat_schedule`` below."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postmark_clone.settings")
+
+app = Celery("postmark_clone")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["accounts", "messages", "bounces"])
+
+# Every periodic job, in plain English. PostgreSQL is the source of truth; these
+# sweepers make sure nothing waits forever if a broker message is lost.
+app.conf.beat_schedule = {}

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SmtpIngestConfig(AppConfig):
+    name = "smtp_ingest"

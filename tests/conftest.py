@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from .factories import Tenant, make_tenant
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:
+    """A second tenant who must never see the first one's data."""
+    return make_tenant("globex")
+
+
+class ApiClient(Client):
+    """Django's test client speaking JSON like Postmark's clients."""
+
+    def send_json(self, method: str, path: str, body=None, **headers):
+        data = json.dumps(body) if body is not None else ""
+        return self.generic(
+            method,
+            path,
+            data,
+            content_type="application/json",
+            HTTP_ACCEPT="application/json",
+            **headers,
+        )
+
+
+@pytest.fixture
+def api() -> ApiClient:
+    return ApiClient()
