@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "bounces",
     "smtp_ingest",
     "api",
+    "webhooks",
     "web",
 ]
 
