@@ -63,3 +63,92 @@ def bounce_record(
                 status__in=Recipient.FINAL_STATUSES
             ).update(status=Recipient.Status.BOUNCED, finished_at=now)
     return bounce
+
+
+def bounce_activate(*, server: Server, bounce_id: int) -> Bounce:
+    """Reactivate the recipient of one of ``server``'s bounces: clear ``inactive``
+    and remove its suppression. Raises ``ApplicationError`` 1001 when the bounce
+    is missing or another tenant's, 1003 when it cannot be activated (spam
+    complaints). Safe to call twice."""
+    from postmark_clone.errors import ApplicationError
+
+    from .models import Suppression
+
+    bounce = Bounce.objects.filter(server=server, id=bounce_id).first()
+    if bounce is None:
+        raise ApplicationError(1001, "This bounce was not found.")
+    if not bounce.can_activate:
+        raise ApplicationError(1003, "This bounce cannot be activated.")
+    with transaction.atomic():
+        Bounce.objects.filter(id=bounce.id).update(inactive=False)
+        Suppression.objects.filter(
+            server=server,
+            message_stream=bounce.message_stream,
+            email=bounce.email.lower(),
+            reason__in=[Suppression.Reason.HARD_BOUNCE, Suppression.Reason.MANUAL],
+        ).delete()
+    bounce.inactive = False
+    return bounce
+
+
+def suppression_add(
+    *, server: Server, message_stream: str, emails: list[str], origin: str = "Customer"
+) -> list[dict[str, str]]:
+    """Suppress ``emails`` on a stream (manual suppression). One result per address:
+    ``{"EmailAddress", "Status": "Suppressed"|"Failed", "Message"}``. Idempotent."""
+    from messages.validation import is_valid_address
+
+    from .models import Suppression
+
+    results = []
+    for email in emails:
+        address = (email or "").strip().lower()
+        if not is_valid_address(address):
+            results.append(
+                {
+                    "EmailAddress": email,
+                    "Status": "Failed",
+                    "Message": "Invalid email address.",
+                }
+            )
+            continue
+        Suppression.objects.get_or_create(
+            server=server,
+            message_stream=message_stream,
+            email=address,
+            defaults={"reason": Suppression.Reason.MANUAL, "origin": origin},
+        )
+        results.append({"EmailAddress": email, "Status": "Suppressed", "Message": None})
+    return results
+
+
+def suppression_delete(
+    *, server: Server, message_stream: str, emails: list[str]
+) -> list[dict[str, str]]:
+    """Remove suppressions; spam complaints cannot be removed (``Failed``).
+    Addresses that were not suppressed also report ``Deleted``. Idempotent."""
+    from .models import Suppression
+
+    results = []
+    for email in emails:
+        address = (email or "").strip().lower()
+        row = Suppression.objects.filter(
+            server=server, message_stream=message_stream, email=address
+        ).first()
+        if row is not None and row.reason == Suppression.Reason.SPAM_COMPLAINT:
+            results.append(
+                {
+                    "EmailAddress": email,
+                    "Status": "Failed",
+                    "Message": "You do not have the required authority to "
+                    "change this suppression.",
+                }
+            )
+            continue
+        if row is not None:
+            row.delete()
+            Bounce.objects.filter(
+                server=server, message_stream=message_stream, email__iexact=address
+            ).update(inactive=False)
+        results.append({"EmailAddress": email, "Status": "Deleted", "Message": None})
+    return results
