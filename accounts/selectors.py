@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from .models import Account, AccountToken, Domain, MessageStream, Server, ServerToken
 from .tokens import token_hash, token_prefix
@@ -41,26 +41,53 @@ def account_for_token(*, token: str) -> Account | None:
     return None
 
 
+def _active_tokens() -> Prefetch:
+    return Prefetch(
+        "tokens",
+        queryset=ServerToken.objects.filter(revoked_at__isnull=True).order_by("id"),
+        to_attr="active_tokens",
+    )
+
+
 def server_list(*, account: Account, name: str = "") -> QuerySet[Server]:
+    """The account's servers, oldest first, optionally filtered by a case-
+    insensitive ``name`` substring. Each row carries ``active_tokens`` (one
+    prefetch query for the whole page)."""
     qs = Server.objects.filter(account=account).order_by("id")
     if name:
         qs = qs.filter(name__icontains=name)
-    return qs
+    return qs.prefetch_related(_active_tokens())
 
 
 def server_get(*, account: Account, server_id: int) -> Server | None:
-    return Server.objects.filter(account=account, id=server_id).first()
+    """The account's server ``server_id`` (with ``active_tokens``), or ``None``
+    when it does not exist or belongs to another account."""
+    return (
+        Server.objects.filter(account=account, id=server_id)
+        .prefetch_related(_active_tokens())
+        .first()
+    )
 
 
-def server_tokens(*, server: Server) -> QuerySet[ServerToken]:
-    return ServerToken.objects.filter(server=server, revoked_at__isnull=True).order_by(
-        "id"
+def server_tokens(*, server: Server) -> list[ServerToken]:
+    """The server's live (unrevoked) tokens, oldest first; uses the prefetched
+    ``active_tokens`` when the server came from ``server_list``/``server_get``."""
+    prefetched = getattr(server, "active_tokens", None)
+    if prefetched is not None:
+        return prefetched
+    return list(
+        ServerToken.objects.filter(server=server, revoked_at__isnull=True).order_by(
+            "id"
+        )
     )
 
 
 def stream_list(
     *, server: Server, stream_type: str = "", include_archived: bool = False
-):
+) -> QuerySet[MessageStream]:
+    """The server's message streams, oldest first. ``stream_type`` is one of
+    ``MessageStream.Type`` (any case) or ``""``/``"All"``; archived streams are
+    left out unless ``include_archived``."""
     qs = MessageStream.objects.filter(server=server).order_by("id")
     if stream_type and stream_type.lower() != "all":
         qs = qs.filter(stream_type__iexact=stream_type)
@@ -70,16 +97,20 @@ def stream_list(
 
 
 def stream_get(*, server: Server, stream_id: str) -> MessageStream | None:
+    """The server's stream with this ID (IDs are lower-case), or ``None``."""
     return MessageStream.objects.filter(
         server=server, stream_id=stream_id.lower()
     ).first()
 
 
 def domain_list(*, account: Account) -> QuerySet[Domain]:
+    """The account's sender domains, oldest first."""
     return Domain.objects.filter(account=account).order_by("id")
 
 
 def domain_get(*, account: Account, domain_id: int) -> Domain | None:
+    """The account's domain ``domain_id``, or ``None`` when it does not exist or
+    belongs to another account."""
     return Domain.objects.filter(account=account, id=domain_id).first()
 
 

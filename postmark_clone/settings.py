@@ -209,6 +209,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+    # kombu's filesystem transport does not create its folders; a fresh clone's
+    # `make run` starts the web process and the worker before anything else could.
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = None
@@ -229,8 +233,14 @@ MAX_MESSAGE_BYTES = env_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
 RETURN_PATH_CNAME_TARGET = env_str("RETURN_PATH_CNAME_TARGET", "pm.mtasv.localhost")
 # Default Return-Path domain when a sender domain has none of its own.
 DEFAULT_RETURN_PATH_DOMAIN = env_str("DEFAULT_RETURN_PATH_DOMAIN", "bounces.localhost")
-# DNS resolvers for domain verification (comma-separated IPs; empty = system).
+# DNS resolvers for domain verification: comma-separated "ip" or "ip:port"
+# ("[v6]:port" for IPv6); empty = the system's resolv.conf.
 DNS_RESOLVERS = env_list("DNS_RESOLVERS", [])
+DNS_TIMEOUT_SECONDS = env_float("DNS_TIMEOUT_SECONDS", 5)
+# Domain of each server's inbound address (<InboundHash>@<this>).
+INBOUND_ADDRESS_DOMAIN = env_str("INBOUND_ADDRESS_DOMAIN", "inbound.localhost")
+# Sender domain created by `manage.py demo_setup` (used by `make run`).
+DEMO_DOMAIN = env_str("DEMO_DOMAIN", "example.com")
 # Secret used to sign VERP return paths (defaults to SECRET_KEY).
 VERP_SECRET = env_secret("VERP_SECRET", "") or SECRET_KEY
 

@@ -37,3 +37,17 @@ class ApiClient(Client):
 @pytest.fixture
 def api() -> ApiClient:
     return ApiClient()
+
+
+@pytest.fixture
+def dns_zone(settings):
+    """A real DNS server on an ephemeral UDP port that the app resolves against."""
+    from .dnsserver import Zone
+
+    zone = Zone()
+    settings.DNS_RESOLVERS = [zone.start()]
+    settings.DNS_TIMEOUT_SECONDS = 2.0
+    try:
+        yield zone
+    finally:
+        zone.stop()
