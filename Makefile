@@ -19,9 +19,12 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Start the whole platform on 127.0.0.1 with embedded defaults; Ctrl-C stops it.
+# `make run PROCS="web worker"` starts only some of the Procfile.dev processes.
+PROCS ?=
 run: migrate
+	mkdir -p var/broker/queue var/broker/processed
 	$(PY) manage.py demo_setup
-	$(VENV)/bin/honcho -f Procfile.dev start
+	$(VENV)/bin/honcho -f Procfile.dev start $(PROCS)
 
 lint: install
 	$(VENV)/bin/ruff check .
