@@ -43,6 +43,8 @@ def test_create_account_refuses_an_empty_name():
 @pytest.fixture
 def var_dir(settings, tmp_path):
     settings.VAR_DIR = tmp_path
+    # PBKDF2's deliberate slowness costs seconds per test and proves nothing here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path
 
 
