@@ -62,7 +62,12 @@ def _resolver() -> dns.resolver.Resolver:
 
 def _query(name: str, rdtype: str) -> dns.resolver.Answer | None:
     try:
-        return _resolver().resolve(
+        resolver = _resolver()
+    except ValueError as exc:
+        # Also reported by the accounts.E001 system check at startup.
+        raise DnsTemporaryError(f"DNS_RESOLVERS is misconfigured: {exc}") from exc
+    try:
+        return resolver.resolve(
             dns.name.from_text(name), rdtype, raise_on_no_answer=False, search=False
         )
     except dns.resolver.NXDOMAIN:

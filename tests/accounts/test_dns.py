@@ -41,3 +41,14 @@ def test_missing_names_give_empty_answers(dns_zone):
 def test_cname_targets_are_normalised(dns_zone):
     dns_zone.add_cname("rp.example.test", "PM.Bounces.Example.NET.")
     assert dns.cname_target("rp.example.test") == "pm.bounces.example.net"
+
+
+def test_a_misconfigured_resolver_is_reported_by_a_system_check(settings):
+    from accounts.checks import check_dns_resolvers
+
+    settings.DNS_RESOLVERS = ["127.0.0.1:53", "resolver.example"]
+    [error] = check_dns_resolvers(None)
+    assert error.id == "accounts.E001"
+    assert "resolver.example" in error.msg
+    with pytest.raises(dns.DnsTemporaryError, match="misconfigured"):
+        dns.txt_records("example.test")
