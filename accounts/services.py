@@ -100,8 +100,10 @@ def server_create(*, account: Account, name: str, **fields: Any) -> Created[Serv
         server.delivery_type = _choice(
             delivery_type, Server.DeliveryType, 613, "DeliveryType"
         )
-    _server_apply(server, {"name": name, **fields})
-    _server_name_free(server)
+    values = _server_clean({"name": name, **fields})
+    _server_name_free(account_id=account.id, name=values["name"])
+    for field, value in values.items():
+        setattr(server, field, value)
     try:
         with transaction.atomic():
             server.save()
@@ -132,11 +134,15 @@ def server_update(*, server: Server, **fields: Any) -> Server:
     fields.pop("delivery_type", None)
     if not fields:
         return server
-    _server_apply(server, fields)
-    if "name" in fields:
-        _server_name_free(server)
+    values = _server_clean(fields)
+    if "name" in values:
+        _server_name_free(
+            account_id=server.account_id, name=values["name"], exclude_id=server.id
+        )
+    for field, value in values.items():
+        setattr(server, field, value)
     try:
-        server.save(update_fields=sorted(fields))
+        server.save(update_fields=sorted(values))
     except IntegrityError as exc:
         raise _name_taken(server.name) from exc
     return server
@@ -179,8 +185,8 @@ _HOOK_FIELDS = {
 }
 
 
-def _server_apply(server: Server, fields: dict[str, Any]) -> None:
-    """Validate ``fields`` with Postmark's codes and set them on ``server``."""
+def _server_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``fields`` with Postmark's codes; return their canonical values."""
     unknown = set(fields) - SERVER_FIELDS
     if unknown:
         raise ApplicationError(403, f"Unknown server field(s): {sorted(unknown)}.")
@@ -221,8 +227,7 @@ def _server_apply(server: Server, fields: dict[str, Any]) -> None:
             if not isinstance(value, bool):
                 raise ApplicationError(403, f"The '{field}' setting must be a boolean.")
             values[field] = value
-    for field, value in values.items():
-        setattr(server, field, value)
+    return values
 
 
 def _choice(value: Any, choices: Any, code: int, label: str) -> str:
@@ -246,12 +251,12 @@ def _hook_url(value: Any, label: str) -> str:
     raise ApplicationError(606, f"{label} must be an http or https URL.")
 
 
-def _server_name_free(server: Server) -> None:
-    taken = Server.objects.filter(account_id=server.account_id, name=server.name)
-    if server.pk:
-        taken = taken.exclude(pk=server.pk)
+def _server_name_free(*, account_id: int, name: str, exclude_id: int | None = None):
+    taken = Server.objects.filter(account_id=account_id, name=name)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
     if taken.exists():
-        raise _name_taken(server.name)
+        raise _name_taken(name)
 
 
 def _name_taken(name: str) -> ApplicationError:
