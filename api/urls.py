@@ -6,8 +6,10 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import email
+from api.views import email, stats, webhooks
 
 urlpatterns = [
     *email.urlpatterns,
+    *stats.urlpatterns,
+    *webhooks.urlpatterns,
 ]
