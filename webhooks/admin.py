@@ -17,6 +17,7 @@ class WebhookAdmin(admin.ModelAdmin):
     list_filter = ("message_stream",)
     search_fields = ("url",)
     raw_id_fields = ("server",)
+    list_select_related = ("server",)
 
 
 @admin.register(WebhookDelivery)
@@ -34,6 +35,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "record_type")
     search_fields = ("trace_id",)
     raw_id_fields = ("webhook",)
+    list_select_related = ("webhook",)
     readonly_fields = ("trace_id", "created_at", "delivered_at", "dead_at")
     actions = ["replay"]
 

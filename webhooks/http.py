@@ -8,13 +8,18 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 # Postmark retries 5xx, 408 (timeout) and 429 (rate limited); other 4xx are final.
 RETRYABLE_STATUSES = frozenset({408, 429})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Postmark follows up to 10 redirects.
 MAX_REDIRECTS = 10
+# How much of a failed answer we keep for the operator.
+ERROR_SNIPPET_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class HttpOutcome:
 
 
 def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
-    """``(url without user:pass@, (user, pass) or None)``."""
+    """``(url without user:pass@, (user, pass) or None)``. Pure."""
     parts = urlsplit(url)
     if parts.username is None:
         return url, None
@@ -35,8 +40,6 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    from urllib.parse import unquote
-
     return bare, (unquote(parts.username), unquote(parts.password or ""))
 
 
@@ -48,7 +51,7 @@ def is_public_host(host: str) -> bool:
     except (socket.gaierror, UnicodeError):
         return False
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global or address.is_multicast:
             return False
     return True
@@ -63,26 +66,54 @@ def post_json(
     timeout: float,
     allow_private: bool,
 ) -> HttpOutcome:
-    """POST ``body``; never raises for network or HTTP failures."""
-    host = urlsplit(url).hostname or ""
-    if not allow_private and not is_public_host(host):
-        # Checked before connecting; see docs for the DNS-rebinding caveat.
-        return HttpOutcome(None, False, False, f"refused non-public host {host!r}")
-    session = requests.Session()
-    session.max_redirects = MAX_REDIRECTS
-    try:
-        response = session.post(
-            url, data=body, headers=headers, auth=auth, timeout=timeout
-        )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        return HttpOutcome(None, False, True, f"{type(exc).__name__}: {exc}"[:2000])
-    except requests.RequestException as exc:
-        # Invalid URL, too many redirects, ...: retrying will not help.
-        return HttpOutcome(None, False, False, f"{type(exc).__name__}: {exc}"[:2000])
-    finally:
-        session.close()
-    code = response.status_code
-    if 200 <= code < 300:
-        return HttpOutcome(code, True, False)
-    retryable = code >= 500 or code in RETRYABLE_STATUSES
-    return HttpOutcome(code, False, retryable, f"HTTP {code}: {response.text[:500]}")
+    """POST ``body``, following up to ``MAX_REDIRECTS`` redirects (the body is
+    POSTed again to each; credentials are dropped when the host changes, as
+    ``requests`` does), checking every hop's host. Never raises for network or
+    HTTP failures."""
+    with requests.Session() as session:
+        origin = urlsplit(url).hostname
+        for _hop in range(MAX_REDIRECTS + 1):
+            host = urlsplit(url).hostname or ""
+            if not allow_private and not is_public_host(host):
+                # Checked before connecting. A DNS answer that changes between
+                # this check and the connection (rebinding) is not covered.
+                return HttpOutcome(
+                    None, False, False, f"refused non-public host {host!r}"
+                )
+            try:
+                response = session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    auth=auth if host == origin else None,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                return HttpOutcome(
+                    None, False, True, f"{type(exc).__name__}: {exc}"[:2000]
+                )
+            except requests.RequestException as exc:
+                # Invalid URL and the like: retrying will not help.
+                return HttpOutcome(
+                    None, False, False, f"{type(exc).__name__}: {exc}"[:2000]
+                )
+            with response:
+                code = response.status_code
+                location = response.headers.get("Location")
+                if code in REDIRECT_STATUSES and location:
+                    url = urljoin(url, location)
+                    continue
+                if 200 <= code < 300:
+                    return HttpOutcome(code, True, False)
+                try:
+                    snippet = response.raw.read(
+                        ERROR_SNIPPET_BYTES, decode_content=True
+                    )
+                except (urllib3.exceptions.HTTPError, OSError, ValueError):
+                    snippet = b""
+            retryable = code >= 500 or code in RETRYABLE_STATUSES
+            text = snippet.decode("utf-8", "replace")
+            return HttpOutcome(code, False, retryable, f"HTTP {code}: {text}")
+    return HttpOutcome(None, False, False, f"more than {MAX_REDIRECTS} redirects")

@@ -23,15 +23,17 @@ class Received:
 @dataclass
 class Receiver:
     """A real HTTP endpoint on an ephemeral port. ``statuses`` are answered in
-    order (the last one repeats); every request is kept in ``requests``."""
+    order (the last one repeats); an item may be ``(status, {header: value})``.
+    Every request is kept in ``requests``."""
 
     url: str
-    statuses: list[int] = field(default_factory=lambda: [200])
+    statuses: list = field(default_factory=lambda: [200])
     requests: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
-    def next_status(self) -> int:
-        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+    def next_answer(self) -> tuple[int, dict[str, str]]:
+        item = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return item if isinstance(item, tuple) else (item, {})
 
 
 @pytest.fixture
@@ -44,9 +46,11 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(length)
             rec = state["r"]
             rec.requests.append(Received(self.path, dict(self.headers.items()), body))
-            status = rec.next_status()
+            status, headers = rec.next_answer()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(b"ok" if status < 300 else b"nope")
             rec.arrived.set()

@@ -328,3 +328,80 @@ def test_a_claimed_row_is_not_sent_twice(tenant, receiver, webhook_settings):
     )  # as if another worker holds the lease
     assert webhook_delivery_attempt(delivery_id=row.id) is None
     assert receiver.requests == []
+
+
+def test_redirects_are_followed_with_the_same_post(tenant, receiver, webhook_settings):
+    receiver.statuses = [
+        (308, {"Location": "/moved"}),
+        (302, {"Location": "/final"}),
+        200,
+    ]
+    make_hook(tenant, receiver.url, http_auth={"Username": "u", "Password": "p"})
+    (row,) = emit(tenant)
+    assert webhook_delivery_attempt(delivery_id=row.id) == "delivered"
+    assert [r.path for r in receiver.requests] == ["/hook", "/moved", "/final"]
+    assert all(r.json == DELIVERY for r in receiver.requests)
+    assert receiver.requests[-1].headers["Authorization"] == basic("u", "p")
+
+
+def test_a_redirect_loop_is_dead_not_retried(tenant, receiver, webhook_settings):
+    receiver.statuses = [(302, {"Location": "/hook"})]
+    make_hook(tenant, receiver.url)
+    (row,) = emit(tenant)
+    assert webhook_delivery_attempt(delivery_id=row.id) == "dead"
+    row.refresh_from_db()
+    assert "redirects" in row.last_error
+    assert len(receiver.requests) == 11
+
+
+def test_a_failed_answer_is_kept_short_for_the_operator(tenant, webhook_settings):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Huge(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            self.wfile.write(b"x" * 10_000_000)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        make_hook(tenant, f"http://127.0.0.1:{server.server_address[1]}/")
+        (row,) = emit(tenant)
+        assert webhook_delivery_attempt(delivery_id=row.id) == "pending"
+    finally:
+        server.shutdown()
+        server.server_close()
+    row.refresh_from_db()
+    assert row.last_status_code == 500
+    assert len(row.last_error) < 600
+
+
+def test_dead_letters_are_visible_and_replayable_in_the_admin(
+    client, tenant, receiver, webhook_settings
+):
+    from django.contrib.auth.models import User
+
+    receiver.statuses = [410]
+    make_hook(tenant, receiver.url)
+    (row,) = emit(tenant)
+    webhook_delivery_attempt(delivery_id=row.id)
+    admin = User.objects.create_superuser("ops", "ops@example.org", "pw-123456789")
+    client.force_login(admin)
+    url = "/admin/webhooks/webhookdelivery/"
+    page = client.get(url, {"status__exact": "dead"})
+    assert page.status_code == 200
+    assert f"Delivery #{row.id} (dead)".encode() in page.content
+
+    response = client.post(
+        url, {"action": "replay", "_selected_action": [row.id]}, follow=True
+    )
+    assert response.status_code == 200
+    row.refresh_from_db()
+    assert row.status == "pending" and row.attempts == 0
