@@ -145,10 +145,11 @@ class DailyStat(models.Model):
 
     class Meta:
         constraints = [
-            # The upsert's conflict target; its index also serves the reads
-            # (server, day range).
+            # The upsert's conflict target. Its column order serves the reads:
+            # (server, tag_key, day range) touches only the roll-up rows, or one
+            # tag's rows, never every tag's.
             models.UniqueConstraint(
-                fields=["server", "day", "message_stream", "tag_key", "name"],
+                fields=["server", "tag_key", "day", "message_stream", "name"],
                 name="dailystat_unique",
             )
         ]

@@ -181,7 +181,7 @@ def webhook_update(*, server: Server, webhook_id: int, data: WebhookInput) -> We
     change (1357). 1352 when missing or another tenant's. Idempotent."""
     hook = _get(server, webhook_id)
     _check_read_only(data)
-    if data.id is not None and data.id != hook.id:
+    if data.id is not None and str(data.id) != str(hook.id):
         raise ApplicationError(1357, "A webhook's ID cannot be changed.")
     if (
         data.message_stream is not None

@@ -199,3 +199,14 @@ def test_webhooks_need_a_server_token(api, tenant):
 def test_a_non_numeric_id_is_not_routed_here(api, tenant):
     response = api.get("/webhooks/abc", **tenant.server_headers)
     assert response.status_code == 404
+
+
+def test_put_accepts_its_own_id_but_not_another(api, tenant):
+    created = create(api, tenant).json()
+    path = f"/webhooks/{created['ID']}"
+    same = api.send_json("PUT", path, {"ID": created["ID"]}, **tenant.server_headers)
+    assert same.status_code == 200
+    other = api.send_json(
+        "PUT", path, {"ID": created["ID"] + 1}, **tenant.server_headers
+    )
+    assert other.json()["ErrorCode"] == 1357
