@@ -211,7 +211,7 @@ def main() -> None:
                 WebhookDelivery(
                     webhook=hooks[i % 3],
                     record_type="Delivery",
-                    payload=PAYLOAD,
+                    body=WebhookDelivery.encode(PAYLOAD),
                     next_attempt_at=timezone.now(),
                 )
                 for i in range(args.deliveries)

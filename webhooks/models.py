@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from typing import Any
@@ -81,7 +82,9 @@ class WebhookDelivery(models.Model):
         Webhook, on_delete=models.CASCADE, related_name="deliveries"
     )
     record_type = models.CharField(max_length=32)
-    payload = models.JSONField()
+    # The JSON request body exactly as POSTed: text, not jsonb, so Postmark's key
+    # order survives and every retry sends (and signs) the same bytes.
+    body = models.TextField()
     # Postmark's X-PM-Webhook-Trace-Id: stable across retries, for receiver dedupe.
     trace_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(
@@ -111,3 +114,11 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_type} #{self.pk} ({self.status})"
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+    @staticmethod
+    def encode(payload: dict[str, Any]) -> str:
+        return json.dumps(payload, ensure_ascii=False)

@@ -3,7 +3,6 @@ configuration, the outbox (``webhook_emit``), signed delivery and replay."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -243,7 +242,10 @@ def webhook_emit(
             body = {k: v for k, v in payload.items() if k != "Content"}
         rows.append(
             WebhookDelivery(
-                webhook=hook, record_type=record_type, payload=body, next_attempt_at=now
+                webhook=hook,
+                record_type=record_type,
+                body=WebhookDelivery.encode(body),
+                next_attempt_at=now,
             )
         )
     if not rows:
@@ -266,7 +268,7 @@ def webhook_request(
     """``(url, body, headers, basic_auth)`` of one POST. Pure given its inputs."""
     hook = delivery.webhook
     url, auth = _basic_auth(hook)
-    body = json.dumps(delivery.payload, ensure_ascii=False).encode()
+    body = delivery.body.encode()
     headers = {item["Name"]: item["Value"] for item in hook.http_headers or []}
     # Ours come last so a tenant header cannot override them.
     headers.update(

@@ -75,6 +75,8 @@ def test_a_failing_receiver_gets_the_event_after_it_recovers(
 
     first, second = receiver.requests
     assert second.json == DELIVERY  # Postmark's payload, untouched
+    assert second.body.startswith(b'{"RecordType": "Delivery", "ServerID"')
+    assert first.body == second.body
     assert second.headers["Content-Type"] == "application/json"
     assert second.headers["Authorization"] == basic("hook", "s3cret")
     assert second.headers["X-Tenant"] == "acme"

@@ -83,7 +83,7 @@ def test_the_sweeper_sends_rows_whose_broker_message_was_lost(worker, tenant, re
     row = WebhookDelivery.objects.create(
         webhook=webhook,
         record_type="Delivery",
-        payload=DELIVERY,
+        body=WebhookDelivery.encode(DELIVERY),
         next_attempt_at=timezone.now(),
     )
     webhook_sweep.delay()
