@@ -147,10 +147,12 @@ def stats_record_sent(*, items: Iterable[tuple[int, str, str, datetime, int]]) -
     Aggregates first, then one ``stats_record`` per (server, stream, tag, day).
     Call inside the submission transaction. Not idempotent.
     """
-    groups: Counter[tuple[int, str, str, date]] = Counter()
+    groups: Counter[tuple[int, date, str, str]] = Counter()
     for server_id, stream, tag, received_at, recipients in items:
-        groups[(server_id, stream, tag, stats_day(received_at))] += recipients
-    for (server_id, stream, tag, day), sent in sorted(groups.items()):
+        groups[(server_id, stats_day(received_at), stream.lower(), tag)] += recipients
+    # Sorted like the rows inside stats_record (day, stream, roll-up before
+    # tags), so every writer locks counter rows in one global order: no deadlocks.
+    for (server_id, day, stream, tag), sent in sorted(groups.items()):
         stats_record(
             server_id=server_id,
             message_stream=stream,

@@ -33,11 +33,11 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
         "ID": hook.id,
         "Url": hook.url,
         "MessageStream": hook.message_stream,
-        "HttpAuth": (
-            {"Username": hook.http_auth_username, "Password": hook.http_auth_password}
-            if has_auth
-            else None
-        ),
+        # Postmark answers {"Username": null, "Password": null} without credentials.
+        "HttpAuth": {
+            "Username": hook.http_auth_username if has_auth else None,
+            "Password": hook.http_auth_password if has_auth else None,
+        },
         "HttpHeaders": hook.http_headers or [],
         "Triggers": hook.triggers,
         "SigningSecret": hook.signing_secret,

@@ -42,6 +42,12 @@ def test_it_creates_a_webhook_with_postmarks_shape(api, tenant):
     assert len(body["SigningSecret"]) == 64
 
 
+def test_a_webhook_without_credentials_has_null_http_auth(api, tenant):
+    body = create(api, tenant).json()
+    assert body["HttpAuth"] == {"Username": None, "Password": None}
+    assert body["HttpHeaders"] == []
+
+
 def test_it_lists_webhooks_filtered_by_stream(api, tenant):
     first = create(api, tenant).json()
     second = create(api, tenant, MessageStream="broadcast").json()
