@@ -20,4 +20,10 @@ app.conf.beat_schedule = {
         "task": "webhooks.tasks.webhook_sweep",
         "schedule": 30.0,
     },
+    # Hourly, delete delivered and dead webhook deliveries older than
+    # WEBHOOK_DELIVERY_RETENTION_DAYS so the outbox stays small.
+    "webhooks-purge": {
+        "task": "webhooks.tasks.webhook_purge",
+        "schedule": 3600.0,
+    },
 }

@@ -276,6 +276,8 @@ WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 120)
 # Retries due within this many seconds get a Celery countdown; later ones wait
 # for the sweeper, so nothing depends on far-future broker ETAs.
 WEBHOOK_ETA_MAX_SECONDS = env_int("WEBHOOK_ETA_MAX_SECONDS", 300)
+# Delivered and dead webhook deliveries are deleted after this many days.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 # Let tenant webhooks target loopback/private/link-local addresses. Off in
 # production: a tenant could otherwise make us POST into our own network (SSRF).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)

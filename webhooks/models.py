@@ -110,6 +110,12 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["webhook", "-created_at"], name="webhook_delivery_log"
             ),
+            # The retention purge: finished rows by age.
+            models.Index(
+                fields=["created_at"],
+                name="webhook_delivery_finished",
+                condition=~Q(status="pending"),
+            ),
         ]
 
     def __str__(self) -> str:

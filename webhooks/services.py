@@ -392,3 +392,20 @@ def webhook_deliveries_enqueue_due(*, limit: int = 1000) -> int:
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id)
     return len(ids)
+
+
+def webhook_deliveries_purge(*, batch_size: int = 5000) -> int:
+    """Delete delivered and dead outbox rows created more than
+    ``WEBHOOK_DELIVERY_RETENTION_DAYS`` ago, in batches (short transactions).
+    Pending rows are never purged. Returns the number deleted. Idempotent."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(
+            WebhookDelivery.objects.filter(created_at__lt=cutoff)
+            .exclude(status=WebhookDelivery.Status.PENDING)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        total += WebhookDelivery.objects.filter(id__in=ids).delete()[0]

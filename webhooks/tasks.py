@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import webhook_deliveries_enqueue_due, webhook_delivery_attempt
+from .services import (
+    webhook_deliveries_enqueue_due,
+    webhook_deliveries_purge,
+    webhook_delivery_attempt,
+)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,3 +23,9 @@ def webhook_sweep() -> None:
     """Queue every due outbox row (retries, and rows whose broker message was
     lost). Run periodically by beat; safe to run concurrently."""
     webhook_deliveries_enqueue_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_purge() -> None:
+    """Delete finished outbox rows past their retention. Safe to run twice."""
+    webhook_deliveries_purge()

@@ -407,3 +407,26 @@ def test_dead_letters_are_visible_and_replayable_in_the_admin(
     assert response.status_code == 200
     row.refresh_from_db()
     assert row.status == "pending" and row.attempts == 0
+
+
+def test_finished_deliveries_are_purged_after_retention(tenant, settings):
+    from webhooks.services import webhook_deliveries_purge
+
+    settings.WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+    make_hook(tenant, "https://a.example.org/")
+    for _ in range(4):
+        emit(tenant)
+    old_delivered, old_dead, old_pending, new_delivered = (
+        WebhookDelivery.objects.order_by("id")
+    )
+    WebhookDelivery.objects.filter(id=old_delivered.id).update(status="delivered")
+    WebhookDelivery.objects.filter(id=old_dead.id).update(status="dead")
+    WebhookDelivery.objects.filter(id=new_delivered.id).update(status="delivered")
+    WebhookDelivery.objects.exclude(id=new_delivered.id).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert webhook_deliveries_purge(batch_size=1) == 2
+    assert set(WebhookDelivery.objects.values_list("id", flat=True)) == {
+        old_pending.id,
+        new_delivered.id,
+    }
