@@ -24,7 +24,10 @@ from .models import TRIGGER_OPTIONS, Webhook, WebhookDelivery, default_triggers
 
 MAX_WEBHOOKS_PER_STREAM = 10
 CONTENT_TRIGGERS = ("Bounce", "SpamComplaint")
-_UNSET: Any = object()
+# Framing headers we compute ourselves; a tenant value would corrupt the request.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"}
+)
 
 
 @dataclass
@@ -78,6 +81,7 @@ def _check_headers(headers: Any) -> list[dict[str, str]]:
             or not name
             or any(ch in name for ch in ' \t\r\n:()<>@,;\\"/[]?={}')
             or not name.isascii()
+            or name.lower() in RESERVED_HEADERS
         ):
             raise ApplicationError(1358, f"Invalid HttpHeaders Name: {name!r}.")
         if value is None:

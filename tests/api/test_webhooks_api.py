@@ -141,6 +141,7 @@ def test_delete_answers_postmarks_message(api, tenant):
         ({"Status": "verified"}, 1363),
         ({"HttpHeaders": [{"Name": "Bad Name", "Value": "x"}]}, 1358),
         ({"HttpHeaders": [{"Value": "x"}]}, 1358),
+        ({"HttpHeaders": [{"Name": "Content-Length", "Value": "1"}]}, 1358),
         ({"HttpHeaders": [{"Name": "X-A", "Value": "a\r\nb"}]}, 1361),
         ({"Triggers": {"Delivery": {"Enabled": "yes"}}}, 1361),
         ({"Triggers": {"Teleport": {"Enabled": True}}}, 1361),
