@@ -62,7 +62,10 @@ def test_a_failing_receiver_gets_the_event_after_it_recovers(
         tenant,
         receiver.url,
         http_auth={"Username": "hook", "Password": "s3cret"},
-        http_headers=[{"Name": "X-Tenant", "Value": "acme"}],
+        http_headers=[
+            {"Name": "X-Tenant", "Value": "acme"},
+            {"Name": "x-pm-signature", "Value": "forged"},
+        ],
     )
     (row,) = emit(tenant)
 

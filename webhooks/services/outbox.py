@@ -84,19 +84,23 @@ def webhook_request(
     hook = delivery.webhook
     url, auth = _basic_auth(hook)
     body = delivery.body.encode()
-    headers = {item["Name"]: item["Value"] for item in hook.http_headers or []}
-    # Ours come last so a tenant header cannot override them.
-    headers.update(
-        {
-            "Content-Type": "application/json",
-            "User-Agent": "Postmark-compatible webhooks",
-            "X-PM-Retries-Remaining": str(retries_remaining),
-            "X-PM-Webhook-Trace-Id": str(delivery.trace_id),
-            signature.HEADER: signature.sign(
-                secret=hook.signing_secret, body=body, timestamp=timestamp
-            ),
-        }
-    )
+    ours = {
+        "Content-Type": "application/json",
+        "User-Agent": "Postmark-compatible webhooks",
+        "X-PM-Retries-Remaining": str(retries_remaining),
+        "X-PM-Webhook-Trace-Id": str(delivery.trace_id),
+        signature.HEADER: signature.sign(
+            secret=hook.signing_secret, body=body, timestamp=timestamp
+        ),
+    }
+    # Tenant headers verbatim, except that they cannot replace ours (any case).
+    taken = {name.lower() for name in ours}
+    headers = {
+        item["Name"]: item["Value"]
+        for item in hook.http_headers or []
+        if item["Name"].lower() not in taken
+    }
+    headers.update(ours)
     return url, body, headers, auth
 
 
