@@ -6,10 +6,12 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import accounts, email, server
+from api.views import accounts, email, server, stats, webhooks
 
 urlpatterns = [
     *email.urlpatterns,
     *accounts.urlpatterns,
     *server.urlpatterns,
+    *stats.urlpatterns,
+    *webhooks.urlpatterns,
 ]

@@ -120,3 +120,39 @@ class Suppression(models.Model):
                 fields=["server", "message_stream", "email"], name="suppression_unique"
             )
         ]
+
+
+class DailyStat(models.Model):
+    """One per-day counter: ``value`` events named ``name`` (``Sent``,
+    ``HardBounce``, ``SpamComplaint``, ...) for a server, stream and tag.
+
+    Rows with ``tag_key == ""`` are the roll-up over every tag, so reads without a
+    tag filter touch at most days x streams x counters rows, however many messages
+    the archive holds. Tagged events are also counted under their own
+    ``tag_key`` (see ``bounces.stats.stats_tag_key``). Written only through
+    ``bounces.stats.stats_record`` (an upsert that adds).
+    """
+
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="daily_stats"
+    )
+    day = models.DateField()
+    message_stream = models.CharField(max_length=30)
+    # "" = all tags; else the tag, or "sha256:<hex>" for tags too long to index.
+    tag_key = models.CharField(max_length=80, blank=True, default="")
+    name = models.CharField(max_length=40)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target. Its column order serves the reads:
+            # (server, tag_key, day range) touches only the roll-up rows, or one
+            # tag's rows, never every tag's.
+            models.UniqueConstraint(
+                fields=["server", "tag_key", "day", "message_stream", "name"],
+                name="dailystat_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.message_stream} {self.tag_key!r} {self.name}"

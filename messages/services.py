@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
+from bounces.stats import stats_record_sent
 from postmark_clone.errors import ApplicationError
 
 from . import mime, validation
@@ -282,5 +283,21 @@ def _store(prepared: list[_Prepared]) -> None:
                 row.message = item.message
                 recipients.append(row)
         Recipient.objects.bulk_create(recipients)
+        # Per-server statistics: Sent counts once per recipient we will attempt
+        # (Postmark §6); suppressed recipients are never sent.
+        stats_record_sent(
+            items=[
+                (
+                    item.message.server_id,
+                    item.message.message_stream,
+                    item.message.tag,
+                    item.message.received_at,
+                    sum(
+                        r.status != Recipient.Status.SUPPRESSED for r in item.recipients
+                    ),
+                )
+                for item in prepared
+            ]
+        )
         message_ids = [item.message.id for item in prepared]
         deliver_messages.delay_on_commit(message_ids)

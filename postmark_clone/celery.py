@@ -8,8 +8,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postmark_clone.settings")
 
 app = Celery("postmark_clone")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["accounts", "messages", "bounces"])
+app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks"])
 
 # Every periodic job, in plain English. PostgreSQL is the source of truth; these
 # sweepers make sure nothing waits forever if a broker message is lost.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Every 30 s, send tenant webhook deliveries that are due: retries whose
+    # backoff has passed (long delays are never parked as broker ETAs) and rows
+    # whose broker message was lost.
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.webhook_sweep",
+        "schedule": 30.0,
+    },
+    # Hourly, delete delivered and dead webhook deliveries older than
+    # WEBHOOK_DELIVERY_RETENTION_DAYS so the outbox stays small.
+    "webhooks-purge": {
+        "task": "webhooks.tasks.webhook_purge",
+        "schedule": 3600.0,
+    },
+}

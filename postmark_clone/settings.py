@@ -266,6 +266,32 @@ BOUNCE_MX_HOST = env_str("BOUNCE_MX_HOST", "127.0.0.1")
 BOUNCE_MX_PORT = env_int("BOUNCE_MX_PORT", 2526)
 BOUNCE_TESTING_DOMAIN = env_str("BOUNCE_TESTING_DOMAIN", "bounce-testing.localhost")
 
+# --- Statistics and tenant webhooks -------------------------------------------------
+# Time zone whose calendar days the /stats/outbound* counters use (Postmark: US
+# Eastern; we default to UTC so days match the timestamps we emit).
+STATS_TIME_ZONE = env_str("STATS_TIME_ZONE", "UTC")
+# Delays (seconds) before each webhook retry. The default spans ~24.4 h in 12
+# retries: Postmark's classic schedule (1, 5, 10, 10, 10, 15, 30 min, 1, 2, 6 h)
+# extended by 6 h and 8 h so a receiver down for a day still gets its events.
+WEBHOOK_RETRY_DELAYS = [
+    int(x)
+    for x in env_list(
+        "WEBHOOK_RETRY_DELAYS",
+        "60,300,600,600,600,900,1800,3600,7200,21600,21600,28800".split(","),
+    )
+]
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15)
+# A claimed delivery becomes due again after this long (worker died mid-POST).
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 120)
+# Retries due within this many seconds get a Celery countdown; later ones wait
+# for the sweeper, so nothing depends on far-future broker ETAs.
+WEBHOOK_ETA_MAX_SECONDS = env_int("WEBHOOK_ETA_MAX_SECONDS", 300)
+# Delivered and dead webhook deliveries are deleted after this many days.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
+# Let tenant webhooks target loopback/private/link-local addresses. Off in
+# production: a tenant could otherwise make us POST into our own network (SSRF).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+
 # --- Sink (development receiver) ----------------------------------------------------
 SINK_HOST = env_str("SINK_HOST", "127.0.0.1")
 SINK_PORT = env_int("SINK_PORT", 2625)
