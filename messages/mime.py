@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
@@ -25,6 +26,7 @@ RESERVED_HEADERS = frozenset(
         "content-transfer-encoding",
         "return-path",
         "dkim-signature",
+        "x-pm-message-id",
     }
 )
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
@@ -36,17 +38,25 @@ def message_id_header(*, message_id: str, from_address: str) -> str:
 
 
 def compose(
-    email: OutboundEmail, *, from_address: str, message_id: str, submitted_at: datetime
+    email: OutboundEmail,
+    *,
+    from_address: str,
+    message_id: str,
+    submitted_at: datetime,
+    from_name: str = "",
 ) -> tuple[bytes, str]:
     """Build the MIME for an API-submitted email.
 
     Returns ``(raw_bytes, message_id_header)``. Structure: text and/or HTML
     (``multipart/alternative`` when both), inline parts in ``multipart/related``
     beside the HTML, attachments in ``multipart/mixed``. A ``Message-ID`` given
-    in ``Headers`` is kept as given (Postmark does the same).
+    in ``Headers`` is kept as given (Postmark does the same); otherwise it is
+    ``<MessageID@from-domain>``. ``From`` carries only the first sender when the
+    client sent several (Postmark keeps the first). Raises ``ValueError`` (or
+    another ``email`` package error) on input the package refuses.
     """
     msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = email.from_header
+    msg["From"] = Address(display_name=from_name, addr_spec=from_address)
     if email.to:
         msg["To"] = email.to
     if email.cc:
