@@ -167,3 +167,54 @@ def test_lines_are_crlf_terminated_and_within_the_rfc_5322_limit(api, tenant):
     lines = raw.split(b"\r\n")
     assert all(len(line) <= 998 for line in lines)
     assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_non_ascii_names_domains_and_filenames_are_encoded_and_read_back(api, tenant):
+    parsed, message, raw = send(
+        api,
+        tenant,
+        From=f"Jörg Müller <{tenant.sender}>",
+        To="Zoë <zoe@bücher.example>, plain@example.org",
+        TextBody="Grüße",
+        HtmlBody="<p>Grüße</p>",
+        Headers=[{"Name": "X-Note", "Value": "naïve"}],
+        Attachments=[
+            {
+                "Name": "résumé.pdf",
+                "Content": base64.b64encode(b"pdf").decode(),
+                "ContentType": "application/pdf",
+            }
+        ],
+    )
+    assert raw.isascii()  # 7-bit clean: RFC 2047 / RFC 2231 / base64
+    assert parsed["From"].addresses[0].display_name == "Jörg Müller"
+    to = parsed["To"].addresses
+    assert (to[0].display_name, to[0].domain) == ("Zoë", "xn--bcher-kva.example")
+    assert to[1].addr_spec == "plain@example.org"
+    assert parsed["X-Note"] == "naïve"
+    text = parsed.get_body(preferencelist=("plain",))
+    assert text.get_content().strip() == "Grüße"
+    (pdf,) = list(parsed.iter_attachments())
+    assert pdf.get_filename() == "résumé.pdf"
+    # The database keeps what the client sent.
+    assert message.to_header == "Zoë <zoe@bücher.example>, plain@example.org"
+
+
+def test_text_only_with_an_inline_part_uses_multipart_related(api, tenant):
+    parsed, _m, _r = send(
+        api,
+        tenant,
+        TextBody="see logo",
+        Attachments=[
+            {
+                "Name": "logo.png",
+                "Content": base64.b64encode(PNG).decode(),
+                "ContentType": "image/png",
+                "ContentID": "cid:logo",
+            }
+        ],
+    )
+    assert parsed.get_content_type() == "multipart/related"
+    text, logo = parsed.get_payload()
+    assert text.get_content_type() == "text/plain"
+    assert logo["Content-ID"] == "<logo>"
