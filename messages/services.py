@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
 from postmark_clone.errors import ApplicationError
+from postmark_clone.lookup_cache import LookupCache
 
 from . import mime, validation
 from .archive import archive_delete, archive_key, archive_put
@@ -48,6 +49,11 @@ class _Prepared:
     result: SendResult
 
 
+# Per-process caches of rarely-changing rows (postmark_clone.lookup_cache).
+_stream_cache: LookupCache[MessageStream] = LookupCache("send-streams")
+_domain_cache: LookupCache[list[Domain]] = LookupCache("send-domains")
+
+
 class _SendContext:
     """Per-call caches so a batch of 500 reads streams and domains once."""
 
@@ -59,15 +65,19 @@ class _SendContext:
     def stream(self, stream_id: str) -> MessageStream | None:
         key = stream_id.lower()
         if key not in self._streams:
-            self._streams[key] = MessageStream.objects.filter(
-                server=self.server, stream_id=key, archived_at__isnull=True
-            ).first()
+            self._streams[key] = _stream_cache.get(
+                (self.server.pk, key),
+                lambda: MessageStream.objects.filter(
+                    server=self.server, stream_id=key, archived_at__isnull=True
+                ).first(),
+            )
         return self._streams[key]
 
     def sender_domain(self, address: str) -> Domain | None:
         if self._domains is None:
-            self._domains = list(
-                Domain.objects.filter(account_id=self.server.account_id)
+            account_id = self.server.account_id
+            self._domains = _domain_cache.get(
+                account_id, lambda: list(Domain.objects.filter(account_id=account_id))
             )
         host = address.rpartition("@")[2].lower()
         matches = [

@@ -225,6 +225,10 @@ REDIS_URL = env_secret("REDIS_URL", "")
 # Require the From domain's DKIM/Return-Path DNS verification before sending.
 REQUIRE_VERIFIED_DOMAINS = env_bool("REQUIRE_VERIFIED_DOMAINS", False)
 MAX_MESSAGE_BYTES = env_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
+# Seconds a web process may cache token, stream and sender-domain lookups on the
+# send path (0 disables). A revoked token keeps working in *other* processes for
+# at most this long; the process that revokes it forgets at once.
+LOOKUP_CACHE_SECONDS = env_float("LOOKUP_CACHE_SECONDS", 5)
 # CNAME target tenants point their Return-Path domain at (our bounce MX host).
 RETURN_PATH_CNAME_TARGET = env_str("RETURN_PATH_CNAME_TARGET", "pm.mtasv.localhost")
 # Default Return-Path domain when a sender domain has none of its own.
