@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime
 from email import encoders, policy
@@ -9,8 +10,6 @@ from email._policybase import Compat32
 from email.header import Header
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
@@ -95,13 +94,12 @@ def compose(
     body = _body(email)
     regular = [a for a in email.attachments if not a.content_id]
     if regular:
-        root: Message = MIMEMultipart("mixed", boundary=_boundary())
+        root = _multipart("mixed")
         root.attach(body)
         for attachment in regular:
             root.attach(_attachment_part(attachment, inline=False))
     else:
         root = body
-    del root["MIME-Version"]
     root["From"] = _address_header([(from_name, from_address)])
     if email.to:
         root["To"] = _address_list_header(email.to)
@@ -129,12 +127,6 @@ def compose(
     return root.as_bytes(policy=_WIRE_POLICY), mid
 
 
-def _boundary() -> str:
-    # A random boundary that cannot occur in base64/7bit bodies, set up front so
-    # the generator need not scan the whole body for collisions.
-    return f"=_pm_{uuid.uuid4().hex}"
-
-
 def _body(email: OutboundEmail) -> Message:
     text, html = email.text_body, email.html_body
     inline = [a for a in email.attachments if a.content_id]
@@ -142,7 +134,7 @@ def _body(email: OutboundEmail) -> Message:
     if inline:
         # Inline parts sit next to the part that references them (the HTML, or
         # the text when there is no HTML) inside multipart/related.
-        related = MIMEMultipart("related", boundary=_boundary())
+        related = _multipart("related")
         related.attach(html_part or _text_part(text or "", "plain"))
         for attachment in inline:
             related.attach(_attachment_part(attachment, inline=True))
@@ -150,7 +142,7 @@ def _body(email: OutboundEmail) -> Message:
             return related
         html_part = related
     if html_part is not None and text is not None:
-        alternative = MIMEMultipart("alternative", boundary=_boundary())
+        alternative = _multipart("alternative")
         alternative.attach(_text_part(text, "plain"))
         alternative.attach(html_part)
         return alternative
@@ -159,12 +151,31 @@ def _body(email: OutboundEmail) -> Message:
     return _text_part(text or "", "plain")
 
 
+# Parts are plain ``email.message.Message`` objects with their headers written
+# out: the MIMEText/MIMEMultipart constructors re-parse every parameter they set,
+# which the profile showed as a fifth of the cost of composing.
+
+
+def _multipart(subtype: str) -> Message:
+    part = Message()
+    # A random boundary that cannot occur in base64/7bit bodies, set up front so
+    # the generator need not scan the whole body for collisions (RFC 2046 §5.1.1).
+    part["Content-Type"] = f'multipart/{subtype}; boundary="=_pm_{uuid.uuid4().hex}"'
+    part.set_payload([])
+    return part
+
+
 def _text_part(content: str, subtype: str) -> Message:
+    part = Message()
     if content.isascii() and all(len(line) <= 998 for line in content.splitlines()):
-        part: Message = MIMEText(content, subtype, "us-ascii")  # 7bit, readable
+        # 7bit keeps ASCII readable; RFC 5322 §2.1.1 caps lines at 998.
+        part["Content-Type"] = f'text/{subtype}; charset="us-ascii"'
+        part["Content-Transfer-Encoding"] = "7bit"
+        part.set_payload(content)
     else:
-        part = MIMEText(content, subtype, "utf-8")  # base64
-    del part["MIME-Version"]
+        part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(content.encode("utf-8")).decode("ascii"))
     return part
 
 

@@ -23,6 +23,7 @@ from postmark_clone.lookup_cache import LookupCache
 
 from . import mime, validation
 from .archive import archive_delete, archive_key, archive_put
+from .dispatch import delivery_dispatch
 from .email import OutboundEmail
 from .models import Message, Recipient
 
@@ -340,8 +341,6 @@ def _prepare(
 
 def _store(prepared: list[_Prepared]) -> None:
     """Archive each raw MIME, then commit all rows in one short transaction."""
-    from .tasks import deliver_messages  # tasks import services; avoid a cycle
-
     written: list[str] = []
     try:
         for item in prepared:
@@ -363,7 +362,7 @@ def _store(prepared: list[_Prepared]) -> None:
                     recipients.append(row)
             Recipient.objects.bulk_create(recipients)
             message_ids = [item.message.id for item in prepared]
-            deliver_messages.delay_on_commit(message_ids)
+            transaction.on_commit(lambda: delivery_dispatch(message_ids=message_ids))
     except BaseException:
         # Nothing was accepted: drop the objects we archived so no orphan raw
         # MIME outlives the failed submission (best effort; keys are unique, so

@@ -87,7 +87,7 @@ def parse_from(value: str) -> tuple[str, str]:
     pieces = split_addresses(value)
     if not pieces:
         raise ApplicationError(300, f"Invalid 'From' address: '{value}'.")
-    name, address = parseaddr(pieces[0])
+    name, address = _parse_one(pieces[0])
     if not address or not is_valid_address(address):
         raise ApplicationError(300, f"Invalid 'From' address: '{value}'.")
     return name, address
@@ -125,6 +125,17 @@ def split_addresses(value: str) -> list[str]:
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
+# A bare addr-spec with nothing to unquote: skips email.utils.parseaddr, which
+# the send profile showed as a visible cost per recipient.
+_BARE_ADDRESS_RE = re.compile(r"[^\s<>\"(),;:\\\[\]@]+@[^\s<>\"(),;:\\\[\]@]+")
+
+
+def _parse_one(piece: str) -> tuple[str, str]:
+    if _BARE_ADDRESS_RE.fullmatch(piece):
+        return "", piece
+    return parseaddr(piece)
+
+
 def _shown_address(piece: str) -> str:
     """What to quote back in an error: the part in angle brackets, if any."""
     match = re.search(r"<([^<>]*)>", piece)
@@ -142,7 +153,7 @@ def parse_address_list(field: str, value: str) -> list[tuple[str, str]]:
     reject_line_breaks(field, value)
     result = []
     for piece in split_addresses(value):
-        name, address = parseaddr(piece)
+        name, address = _parse_one(piece)
         if not address or not is_valid_address(address):
             raise ApplicationError(
                 300, f"Invalid '{field}' address: '{_shown_address(piece)}'."

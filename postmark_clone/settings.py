@@ -242,6 +242,9 @@ VERP_SECRET = env_secret("VERP_SECRET", "") or SECRET_KEY
 SENDER_POOL = env_str("SENDER_POOL", "smtp://127.0.0.1:2625")
 DELIVERY_RETRY_WINDOW_HOURS = env_float("DELIVERY_RETRY_WINDOW_HOURS", 72)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 100)
+# Milliseconds a web process gathers committed message ids before publishing one
+# delivery task for all of them (0: one task per commit, published at once).
+DELIVERY_DISPATCH_WINDOW_MS = env_float("DELIVERY_DISPATCH_WINDOW_MS", 5)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 SMTP_TIMEOUT_SECONDS = env_float("SMTP_TIMEOUT_SECONDS", 30)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
