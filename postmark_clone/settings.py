@@ -193,6 +193,8 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARCHIVE_LOCAL_ROOT)},
     }
+# Parallel archive writes per batch request (S3 PUTs are network round trips).
+ARCHIVE_WRITE_CONCURRENCY = env_int("ARCHIVE_WRITE_CONCURRENCY", 8)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

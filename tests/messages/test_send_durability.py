@@ -101,9 +101,12 @@ def test_a_failed_batch_stores_none_of_its_messages(api, tenant):
         {**payload(tenant), "To": address}
         for address in ("first@example.org", "second@example.org", "third@example.org")
     ]
+    before = archived_files(tenant.server.id)
     response = api.send_json("POST", "/email/batch", items, **tenant.server_headers)
     assert response.status_code == 500
     assert Message.objects.count() == 0
+    # The three objects written in parallel before the insert failed are gone.
+    assert archived_files(tenant.server.id) == before
 
 
 @pytest.mark.django_db(transaction=True)
@@ -125,3 +128,73 @@ def test_after_a_200_another_connection_sees_the_row_and_the_mime(api, tenant):
     archive_key, recipient_count = row
     assert recipient_count == 2
     assert b"Subject: Durable" in archive_get(key=archive_key)
+
+
+@pytest.fixture
+def s3_archive(settings):
+    """The archive on S3, served by moto's standalone server over real HTTP."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    credentials = {
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+        "region_name": "us-east-1",
+    }
+    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(
+        Bucket="archive"
+    )
+    options = {
+        "bucket_name": "archive",
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "access_key": "test",
+        "secret_key": "test",
+        "file_overwrite": False,
+        "default_acl": None,
+    }
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    yield options
+    server.stop()
+
+
+@pytest.mark.django_db
+def test_a_batch_is_archived_to_s3_in_parallel_and_every_object_reads_back(
+    api, tenant, s3_archive, settings
+):
+    settings.ARCHIVE_WRITE_CONCURRENCY = 4
+    items = [
+        {**payload(tenant), "To": f"u{n}@example.org", "Subject": f"n{n}"}
+        for n in range(12)
+    ]
+    response = api.send_json("POST", "/email/batch", items, **tenant.server_headers)
+    assert [r["ErrorCode"] for r in response.json()] == [0] * 12
+    for result, n in zip(response.json(), range(12), strict=True):
+        message = Message.objects.get(message_id=result["MessageID"])
+        assert f"Subject: n{n}\r\n".encode() in archive_get(key=message.archive_key)
+
+
+@pytest.mark.django_db
+def test_an_s3_failure_in_a_batch_answers_an_error_and_stores_nothing(
+    api, tenant, s3_archive, settings
+):
+    settings.ARCHIVE_WRITE_CONCURRENCY = 4
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**s3_archive, "bucket_name": "no-such-bucket"},
+        },
+    }
+    items = [{**payload(tenant), "To": f"u{n}@example.org"} for n in range(5)]
+    response = api.send_json("POST", "/email/batch", items, **tenant.server_headers)
+    assert response.status_code == 500
+    assert response.json()["ErrorCode"] == 101
+    assert Message.objects.count() == 0
