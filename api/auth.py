@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import copy
+
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import Account, Server
 from accounts.selectors import account_for_token, server_for_token
+from accounts.tokens import token_hash
+from postmark_clone.lookup_cache import LookupCache
 
 from .errors import TokenInvalid
 
 TEST_TOKEN = "POSTMARK_API_TEST"
+
+# token hash -> Server; the token lookup was one query per request.
+_server_tokens: LookupCache[Server] = LookupCache("server-tokens")
+
+
+def _clone(server: Server) -> Server:
+    """A private copy of a cached server, so a view that edits ``request.auth``
+    never changes what other requests see."""
+    clone = copy.copy(server)
+    clone._state = copy.copy(server._state)
+    clone._state.fields_cache = dict(server._state.fields_cache)
+    return clone
 
 
 class TestModeServer:
@@ -27,10 +43,12 @@ class ServerTokenAuthentication(BaseAuthentication):
             raise TokenInvalid("server")
         if token == TEST_TOKEN:
             return (None, TestModeServer())
-        server = server_for_token(token=token)
+        server = _server_tokens.get(
+            token_hash(token), lambda: server_for_token(token=token)
+        )
         if server is None:
             raise TokenInvalid("server")
-        return (None, server)
+        return (None, _clone(server))
 
     def authenticate_header(self, request: Request) -> str:
         return "X-Postmark-Server-Token"

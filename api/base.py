@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -15,7 +18,18 @@ from .auth import (
 )
 
 
-class ServerApiView(APIView):
+class PostmarkApiView(APIView):
+    """Routes before it authenticates, as Postmark does: a known path with a wrong
+    method answers an empty 405 whatever the token (postmark-api.md §1)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+
+class ServerApiView(PostmarkApiView):
     """Authenticated by ``X-Postmark-Server-Token``; ``self.server`` is the tenant."""
 
     authentication_classes = [ServerTokenAuthentication]
@@ -27,7 +41,7 @@ class ServerApiView(APIView):
         return self.request.auth  # type: ignore[return-value]
 
 
-class AccountApiView(APIView):
+class AccountApiView(PostmarkApiView):
     """Authenticated by ``X-Postmark-Account-Token``; ``self.account`` is the tenant."""
 
     authentication_classes = [AccountTokenAuthentication]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -83,3 +84,54 @@ def _flatten(detail: object) -> str:
     if isinstance(detail, list):
         return " ".join(_flatten(item) for item in detail)
     return str(detail)
+
+
+# --- Django-level errors (outside DRF views) --------------------------------------
+# Unknown paths, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host header or a
+# crash in middleware never reach DRF's handler. Postmark clients parse every
+# error body as JSON (postmarker raises KeyError on anything else), so API paths
+# answer {"ErrorCode", "Message"}; the web UI keeps Django's HTML pages.
+
+
+def _is_api_path(request: HttpRequest) -> bool:
+    from .middleware import NON_API_PREFIXES
+
+    return not request.path.startswith(NON_API_PREFIXES)
+
+
+def json_error(code: int, message: str, status: int) -> JsonResponse:
+    response = JsonResponse({"ErrorCode": code, "Message": message}, status=status)
+    response["X-PM-ApiErrorCode"] = str(code)
+    return response
+
+
+def django_bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api_path(request):
+        return defaults.bad_request(request, exception)
+    from django.core.exceptions import RequestDataTooBig
+
+    if isinstance(exception, RequestDataTooBig):
+        return json_error(300, "The request body is too large.", 413)
+    return json_error(403, "The request could not be processed: it is malformed.", 400)
+
+
+def django_permission_denied(
+    request: HttpRequest, exception: Exception
+) -> HttpResponse:
+    if not _is_api_path(request):
+        return defaults.permission_denied(request, exception)
+    return json_error(10, SERVER_TOKEN_MESSAGE, 401)
+
+
+def django_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api_path(request):
+        return defaults.page_not_found(request, exception)
+    return json_error(
+        404, f"There is no API endpoint at {request.path}; check the path.", 404
+    )
+
+
+def django_server_error(request: HttpRequest) -> HttpResponse:
+    if not _is_api_path(request):
+        return defaults.server_error(request)
+    return json_error(101, "An unexpected error occurred; please retry later.", 500)

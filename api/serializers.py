@@ -15,6 +15,8 @@ from messages.email import Attachment, OutboundEmail
 from messages.validation import normalize_track_links
 from postmark_clone.errors import ApplicationError
 
+MAX_FROM_LENGTH = 255
+
 _STRING_FIELDS = {
     "From": "from_header",
     "To": "to",
@@ -31,13 +33,36 @@ def _absent(value: Any) -> bool:
     return value is None or value == ""
 
 
+_ADDRESS_LIST_FIELDS = frozenset({"To", "Cc", "Bcc", "ReplyTo"})
+
+
 def _string(payload: dict, key: str) -> str:
     value = payload.get(key)
     if _absent(value):
         return ""
+    if key in _ADDRESS_LIST_FIELDS and isinstance(value, list):
+        # Lenient: some hand-written clients send ["a@x", "b@y"] instead of CSV.
+        if all(isinstance(item, str) for item in value):
+            return ", ".join(item for item in value if item)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ApplicationError(300, f"The '{key}' field must be a string.")
+        raise ApplicationError(
+            300, f"The '{key}' field must be a string, not {_json_type(value)}."
+        )
     return str(value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
 
 
 def _bool(payload: dict, key: str) -> bool | None:
@@ -74,7 +99,13 @@ def parse_email(payload: Any) -> OutboundEmail:
     }
     fields = {attr: _string(canonical, key) for key, attr in _STRING_FIELDS.items()}
     if not fields["from_header"]:
-        raise ApplicationError(300, "The 'From' field is required.")
+        raise ApplicationError(
+            300, "The 'From' field is required: give a sender such as 'a@example.com'."
+        )
+    if len(fields["from_header"]) > MAX_FROM_LENGTH:
+        raise ApplicationError(
+            300, f"The 'From' field is longer than {MAX_FROM_LENGTH} characters."
+        )
     if not fields["message_stream"]:
         fields["message_stream"] = "outbound"
     bodies = {}
@@ -85,10 +116,16 @@ def parse_email(payload: Any) -> OutboundEmail:
         elif isinstance(value, str):
             bodies[attr] = value
         else:
-            raise ApplicationError(300, f"The '{key}' field must be a string.")
+            raise ApplicationError(
+                300, f"The '{key}' field must be a string, not {_json_type(value)}."
+            )
     track_links_raw = canonical["TrackLinks"]
     if not _absent(track_links_raw) and not isinstance(track_links_raw, str):
-        raise ApplicationError(300, "The 'TrackLinks' field must be a string.")
+        raise ApplicationError(
+            300,
+            "The 'TrackLinks' field must be one of None, HtmlAndText, HtmlOnly, "
+            "TextOnly.",
+        )
     return OutboundEmail(
         **fields,
         **bodies,
@@ -103,9 +140,12 @@ def parse_email(payload: Any) -> OutboundEmail:
 def _headers(value: Any) -> list[tuple[str, str]]:
     if _absent(value):
         return []
+    if isinstance(value, dict):
+        # Lenient: {"X-Name": "value"} as well as Postmark's [{Name, Value}].
+        value = [{"Name": k, "Value": v} for k, v in value.items()]
     if not isinstance(value, list):
         raise ApplicationError(
-            300, "The 'Headers' field must be a list of {Name, Value}."
+            300, "The 'Headers' field must be a list of {Name, Value} objects."
         )
     headers = []
     for item in value:

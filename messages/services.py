@@ -7,9 +7,12 @@ and its recipients in one short transaction; delivery is dispatched on commit.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import MessageError
 
 from django.conf import settings
 from django.db import transaction
@@ -18,11 +21,15 @@ from django.utils import timezone
 from accounts.models import Domain, MessageStream, Server
 from bounces.stats import stats_record_sent
 from postmark_clone.errors import ApplicationError
+from postmark_clone.lookup_cache import LookupCache
 
 from . import mime, validation
-from .archive import archive_key, archive_put
+from .archive import archive_delete, archive_key, archive_put
+from .dispatch import delivery_dispatch
 from .email import OutboundEmail
 from .models import Message, Recipient
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +52,11 @@ class _Prepared:
     result: SendResult
 
 
+# Per-process caches of rarely-changing rows (postmark_clone.lookup_cache).
+_stream_cache: LookupCache[MessageStream] = LookupCache("send-streams")
+_domain_cache: LookupCache[list[Domain]] = LookupCache("send-domains")
+
+
 class _SendContext:
     """Per-call caches so a batch of 500 reads streams and domains once."""
 
@@ -56,15 +68,19 @@ class _SendContext:
     def stream(self, stream_id: str) -> MessageStream | None:
         key = stream_id.lower()
         if key not in self._streams:
-            self._streams[key] = MessageStream.objects.filter(
-                server=self.server, stream_id=key, archived_at__isnull=True
-            ).first()
+            self._streams[key] = _stream_cache.get(
+                (self.server.pk, key),
+                lambda: MessageStream.objects.filter(
+                    server=self.server, stream_id=key, archived_at__isnull=True
+                ).first(),
+            )
         return self._streams[key]
 
     def sender_domain(self, address: str) -> Domain | None:
         if self._domains is None:
-            self._domains = list(
-                Domain.objects.filter(account_id=self.server.account_id)
+            account_id = self.server.account_id
+            self._domains = _domain_cache.get(
+                account_id, lambda: list(Domain.objects.filter(account_id=account_id))
             )
         host = address.rpartition("@")[2].lower()
         matches = [
@@ -131,6 +147,7 @@ def _check_structure(
     email: OutboundEmail,
 ) -> tuple[str, str, list[tuple[str, str, str]]]:
     """Checks that need no database. Returns (from_name, from_address, recipients)."""
+    _check_text_fields(email)
     from_name, from_address = validation.parse_from(email.from_header)
     recipients: list[tuple[str, str, str]] = []
     if email.raw is None:
@@ -165,6 +182,7 @@ def _check_structure(
             if not validation.is_valid_address(address):
                 raise ApplicationError(300, f"Invalid 'To' address: '{address}'.")
             recipients.append((Recipient.Kind.TO, address, "To"))
+    _check_size_estimate(email)
     if len(email.subject) > 2000:
         raise ApplicationError(300, "The Subject is longer than 2000 characters.")
     if len(email.tag) > 1000:
@@ -172,6 +190,59 @@ def _check_structure(
     validation.check_metadata(email.metadata)
     validation.check_recipient_count(len(recipients))
     return from_name, from_address, recipients
+
+
+def _check_text_fields(email: OutboundEmail) -> None:
+    """No NUL or unpaired surrogate in anything we store or put into the MIME."""
+    for field_name, value in (
+        ("From", email.from_header),
+        ("To", email.to),
+        ("Cc", email.cc),
+        ("Bcc", email.bcc),
+        ("ReplyTo", email.reply_to),
+        ("Subject", email.subject),
+        ("Tag", email.tag),
+        ("MessageStream", email.message_stream),
+        ("HtmlBody", email.html_body),
+        ("TextBody", email.text_body),
+    ):
+        validation.check_text(field_name, value)
+    for name, value in email.headers:
+        validation.check_text("Headers Name", name)
+        validation.check_text(f"Header {name}", value)
+    for key, value in email.metadata.items():
+        validation.check_text("Metadata", key)
+        validation.check_text(f"Metadata {key}", value)
+    for attachment in email.attachments:
+        validation.check_text("Attachments Name", attachment.name)
+        validation.check_text("Attachments ContentType", attachment.content_type)
+        validation.check_text("Attachments ContentID", attachment.content_id)
+
+
+def _check_size_estimate(email: OutboundEmail) -> None:
+    """Refuse oversized messages before spending time composing them: bodies are
+    capped at 5 MB each, and the whole message (base64 attachments included) at
+    ``MAX_MESSAGE_BYTES``."""
+    for field_name, body in (
+        ("HtmlBody", email.html_body),
+        ("TextBody", email.text_body),
+    ):
+        if body is not None and len(body) > validation.MAX_BODY_CHARS:
+            raise ApplicationError(
+                300,
+                f"The '{field_name}' is {len(body)} characters; the limit is "
+                f"{validation.MAX_BODY_CHARS}.",
+            )
+    estimate = len(email.html_body or "") + len(email.text_body or "")
+    estimate += sum((len(a.content) + 2) // 3 * 4 for a in email.attachments)
+    if email.raw is not None:
+        estimate = len(email.raw)
+    if estimate > settings.MAX_MESSAGE_BYTES:
+        raise ApplicationError(
+            300,
+            f"The message is at least {estimate} bytes; the limit is "
+            f"{settings.MAX_MESSAGE_BYTES} bytes including base64 attachments.",
+        )
 
 
 def _prepare(
@@ -206,12 +277,20 @@ def _prepare(
 
     message_uuid = uuid.uuid4()
     if email.raw is None:
-        raw, header_mid = mime.compose(
-            email,
-            from_address=from_address,
-            message_id=str(message_uuid),
-            submitted_at=now,
-        )
+        try:
+            raw, header_mid = mime.compose(
+                email,
+                from_name=_from_name,
+                from_address=from_address,
+                message_id=str(message_uuid),
+                submitted_at=now,
+            )
+        except (ValueError, TypeError, IndexError, MessageError) as exc:
+            # The checks above should leave nothing the email package refuses;
+            # this keeps a corner case we missed a 422, never a 500.
+            raise ApplicationError(
+                300, f"The message could not be composed as MIME: {exc}"
+            ) from exc
     else:
         raw, header_mid = mime.prepare_raw(
             email.raw,
@@ -264,9 +343,53 @@ def _prepare(
 
 def _store(prepared: list[_Prepared]) -> None:
     """Archive each raw MIME, then commit all rows in one short transaction."""
-    from .tasks import deliver_messages  # tasks import services; avoid a cycle
+    written: list[str] = []
+    try:
+        _archive_all(prepared, written)
+        with transaction.atomic():
+            Message.objects.bulk_create([item.message for item in prepared])
+            recipients = []
+            for item in prepared:
+                for row in item.recipients:
+                    row.message = item.message
+                    recipients.append(row)
+            Recipient.objects.bulk_create(recipients)
+            # Per-server statistics: Sent counts once per recipient we will attempt
+            # (Postmark §6); suppressed recipients are never sent.
+            stats_record_sent(
+                items=[
+                    (
+                        item.message.server_id,
+                        item.message.message_stream,
+                        item.message.tag,
+                        item.message.received_at,
+                        sum(
+                            r.status != Recipient.Status.SUPPRESSED
+                            for r in item.recipients
+                        ),
+                    )
+                    for item in prepared
+                ]
+            )
+            message_ids = [item.message.id for item in prepared]
+            transaction.on_commit(lambda: delivery_dispatch(message_ids=message_ids))
+    except BaseException:
+        # Nothing was accepted: drop the objects we archived so no orphan raw
+        # MIME outlives the failed submission (best effort; keys are unique, so
+        # a leftover would be harmless, only wasted space).
+        _archive_discard(written)
+        raise
 
-    for item in prepared:
+
+def _archive_all(prepared: list[_Prepared], written: list[str]) -> None:
+    """Write every raw MIME to the archive, appending each stored key to
+    ``written``; raise the first failure once all writes have finished.
+
+    A batch writes up to 500 objects: on S3 each is a network round trip, so
+    they go out ``ARCHIVE_WRITE_CONCURRENCY`` at a time.
+    """
+
+    def put(item: _Prepared) -> str:
         message = item.message
         key = archive_key(
             server_id=message.server_id,
@@ -275,29 +398,29 @@ def _store(prepared: list[_Prepared]) -> None:
             name=str(message.message_id),
         )
         message.archive_key = archive_put(key=key, data=item.raw)
-    with transaction.atomic():
-        Message.objects.bulk_create([item.message for item in prepared])
-        recipients = []
+        return message.archive_key
+
+    workers = min(settings.ARCHIVE_WRITE_CONCURRENCY, len(prepared))
+    if workers <= 1:
         for item in prepared:
-            for row in item.recipients:
-                row.message = item.message
-                recipients.append(row)
-        Recipient.objects.bulk_create(recipients)
-        # Per-server statistics: Sent counts once per recipient we will attempt
-        # (Postmark §6); suppressed recipients are never sent.
-        stats_record_sent(
-            items=[
-                (
-                    item.message.server_id,
-                    item.message.message_stream,
-                    item.message.tag,
-                    item.message.received_at,
-                    sum(
-                        r.status != Recipient.Status.SUPPRESSED for r in item.recipients
-                    ),
-                )
-                for item in prepared
-            ]
-        )
-        message_ids = [item.message.id for item in prepared]
-        deliver_messages.delay_on_commit(message_ids)
+            written.append(put(item))
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(put, item) for item in prepared]
+    errors = []
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            written.append(future.result())
+        else:
+            errors.append(error)
+    if errors:
+        raise errors[0]
+
+
+def _archive_discard(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            archive_delete(key=key)
+        except Exception:  # noqa: BLE001 - best-effort cleanup; keep the first error
+            logger.warning("could not discard archived object %s", key, exc_info=True)

@@ -193,6 +193,8 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARCHIVE_LOCAL_ROOT)},
     }
+# Parallel archive writes per batch request (S3 PUTs are network round trips).
+ARCHIVE_WRITE_CONCURRENCY = env_int("ARCHIVE_WRITE_CONCURRENCY", 8)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -229,6 +231,10 @@ REDIS_URL = env_secret("REDIS_URL", "")
 # Require the From domain's DKIM/Return-Path DNS verification before sending.
 REQUIRE_VERIFIED_DOMAINS = env_bool("REQUIRE_VERIFIED_DOMAINS", False)
 MAX_MESSAGE_BYTES = env_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
+# Seconds a web process may cache token, stream and sender-domain lookups on the
+# send path (0 disables). A revoked token keeps working in *other* processes for
+# at most this long; the process that revokes it forgets at once.
+LOOKUP_CACHE_SECONDS = env_float("LOOKUP_CACHE_SECONDS", 5)
 # CNAME target tenants point their Return-Path domain at (our bounce MX host).
 RETURN_PATH_CNAME_TARGET = env_str("RETURN_PATH_CNAME_TARGET", "pm.mtasv.localhost")
 # Default Return-Path domain when a sender domain has none of its own.
@@ -248,6 +254,9 @@ VERP_SECRET = env_secret("VERP_SECRET", "") or SECRET_KEY
 SENDER_POOL = env_str("SENDER_POOL", "smtp://127.0.0.1:2625")
 DELIVERY_RETRY_WINDOW_HOURS = env_float("DELIVERY_RETRY_WINDOW_HOURS", 72)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 100)
+# Milliseconds a web process gathers committed message ids before publishing one
+# delivery task for all of them (0: one task per commit, published at once).
+DELIVERY_DISPATCH_WINDOW_MS = env_float("DELIVERY_DISPATCH_WINDOW_MS", 5)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 SMTP_TIMEOUT_SECONDS = env_float("SMTP_TIMEOUT_SECONDS", 30)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
@@ -301,6 +310,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.LenientJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.parsers.LenientContentNegotiation",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +36,17 @@ def _check_size(request: Request, limit: int) -> None:
         )
 
 
+def _json_body(request: Request) -> Any:
+    """The parsed JSON document; an empty body is Postmark's 402 (invalid JSON)."""
+    data = request.data
+    # DRF skips the parser for an empty body and hands back {} or a QueryDict.
+    if data is None or isinstance(data, QueryDict) or request.stream is None:
+        raise ApplicationError(
+            402, "Received invalid JSON input: the request body is empty."
+        )
+    return data
+
+
 def _test_result(email) -> dict:
     import uuid
 
@@ -57,7 +71,7 @@ class EmailSendApi(ServerApiView):
 
     def post(self, request: Request) -> Response:
         _check_size(request, settings.MAX_MESSAGE_BYTES)
-        email = parse_email(request.data)
+        email = parse_email(_json_body(request))
         if isinstance(request.auth, TestModeServer):
             return Response(_test_result(email))
         return Response(send_result(message_send(server=self.server, email=email)))
@@ -68,7 +82,7 @@ class EmailBatchApi(ServerApiView):
 
     def post(self, request: Request) -> Response:
         _check_size(request, MAX_BATCH_BYTES)
-        items = request.data
+        items = _json_body(request)
         if not isinstance(items, list):
             raise ApplicationError(
                 402, "Received invalid JSON input: expected a JSON array of messages."

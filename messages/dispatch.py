@@ -1,0 +1,101 @@
+"""Dispatch delivery tasks for newly committed messages, coalescing many requests.
+
+Every accepted message must reach a delivery worker. Publishing one Celery task
+per ``POST /email`` cost about a quarter of the request's CPU (profile in
+docs/benchmarks.md), so each web process gathers the ids committed during a short
+window (``DELIVERY_DISPATCH_WINDOW_MS``) and publishes them as one task. With a
+window of 0 every commit publishes at once, in the committing thread.
+
+PostgreSQL stays the queue of record: if the process dies inside the window or
+the broker is down, the ids are only late, not lost; the delivery sweeper finds
+queued recipients by their ``next_attempt_at``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+MAX_IDS_PER_TASK = 500
+
+
+class _Coalescer:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.pending: list[int] = []
+        self.wakeup = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def add(self, message_ids: list[int]) -> None:
+        with self.lock:
+            self.pending.extend(message_ids)
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="delivery-dispatch", daemon=True
+                )
+                self.thread.start()
+        self.wakeup.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wakeup.wait()
+            time.sleep(settings.DELIVERY_DISPATCH_WINDOW_MS / 1000)
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.wakeup.clear()
+            ids, self.pending = self.pending, []
+        _publish(ids)
+
+
+_coalescer: _Coalescer | None = None
+_coalescer_lock = threading.Lock()
+
+
+def delivery_dispatch(*, message_ids: list[int]) -> None:
+    """Ask a delivery worker to deliver these (committed) messages soon.
+
+    Call it after commit (``transaction.on_commit``). Never raises for broker
+    trouble (logged; the sweeper recovers). Safe to call twice: delivery claims
+    recipients with a conditional UPDATE, so a duplicate task finds nothing.
+    """
+    global _coalescer
+    if settings.DELIVERY_DISPATCH_WINDOW_MS <= 0:
+        _publish(message_ids)
+        return
+    with _coalescer_lock:
+        # A forked worker inherits the parent's object but not its thread.
+        if _coalescer is None or _coalescer.pid != os.getpid():
+            _coalescer = _Coalescer()
+        coalescer = _coalescer
+    coalescer.add(message_ids)
+
+
+def _publish(message_ids: list[int]) -> None:
+    from .tasks import deliver_messages  # tasks import services; avoid a cycle
+
+    for start in range(0, len(message_ids), MAX_IDS_PER_TASK):
+        chunk = message_ids[start : start + MAX_IDS_PER_TASK]
+        try:
+            deliver_messages.delay(chunk)
+        except Exception:  # noqa: BLE001 - any broker failure: the sweeper recovers
+            logger.warning(
+                "could not dispatch delivery of %d messages; the sweeper will",
+                len(chunk),
+                exc_info=True,
+            )
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _coalescer is not None and _coalescer.pid == os.getpid():
+        _coalescer.flush()
