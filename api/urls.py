@@ -7,7 +7,9 @@ routes in its own view module.
 """
 
 from api.views import email
+from api.views import messages as messages_views
 
 urlpatterns = [
     *email.urlpatterns,
+    *messages_views.urlpatterns,
 ]

@@ -56,9 +56,36 @@ class Message(models.Model):
     sandboxed = models.BooleanField(default=False)
     received_at = models.DateTimeField(db_index=True)
 
+    # Archive key prefix for servers that keep no content (``store_content=False``):
+    # the raw MIME lives only until every recipient is final, then the purge
+    # sweep deletes it. The prefix lets a tiny partial index find those objects.
+    TRANSIENT_KIND = "transient"
+
     class Meta:
+        # Every ``GET /messages/outbound`` filter is backed by an index that starts
+        # with the tenant and stream and ends with the sort key, so a page is a
+        # short backward index walk. PostgreSQL adds trigram and jsonb GIN
+        # indexes in migration ``archive_indexes`` (substring and metadata search).
         indexes = [
             models.Index(fields=["server", "-received_at"], name="msg_server_received"),
+            models.Index(
+                fields=["server", "message_stream", "-received_at", "-id"],
+                name="msg_stream_received",
+            ),
+            models.Index(
+                fields=["server", "message_stream", "tag", "-received_at", "-id"],
+                name="msg_stream_tag_received",
+            ),
+            models.Index(
+                fields=["server", "message_stream", "status", "-received_at", "-id"],
+                name="msg_stream_status_received",
+            ),
+            # Content-free servers: objects still to delete once delivery is final.
+            models.Index(
+                fields=["server", "id"],
+                name="msg_transient_content",
+                condition=models.Q(archive_key__startswith="transient/"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,21 +1,92 @@
-"""Reads for messages. Every lookup takes the server (tenant) and filters by it."""
+"""Reads for messages. Every lookup takes the server (tenant) and filters by it.
+
+Archive search is built to stay fast at millions of rows (see
+docs/architecture.md, "Archive at 100 M messages"):
+
+* every query starts with ``server_id = ? AND message_stream = ?`` and sorts by
+  ``received_at DESC, id DESC``, which the composite B-tree indexes in
+  ``Message.Meta`` serve as a short backward walk;
+* tag and status are equality columns inside those composite indexes;
+* recipient, fromemail and subject are ``ILIKE '%term%'`` on the column itself,
+  which PostgreSQL answers from the pg_trgm GIN indexes (migration
+  ``archive_indexes``); Django's ``icontains`` would wrap the column in
+  ``UPPER()`` and miss them;
+* metadata is one ``metadata @> {...}`` containment test (jsonb GIN);
+* ``TotalCount`` is exact up to ``COUNT_CAP`` (10,000) and reported as 10,000
+  beyond: Postmark refuses ``count + offset > 10,000`` so nobody can page past
+  that, and counting a million matching rows is the one thing no index makes
+  cheap.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import CharField, Lookup, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
 
 from accounts.models import Server
 
+from .archive import archive_get
 from .models import Message, MessageEvent
+
+# Exact counts stop here; paging cannot go further (count + offset <= 10,000).
+COUNT_CAP = 10_000
+
+# Postmark's ``status`` filter values → our stored statuses. Postmark treats
+# "sent" and "processed" as the same thing: the message left the queue, whatever
+# happened to its recipients afterwards, so a message that only bounced is
+# "processed" too. "failed" is an extension (postmark-python knows the value).
+STATUS_FILTERS: dict[str, tuple[str, ...]] = {
+    "queued": (Message.Status.QUEUED,),
+    "sent": (Message.Status.SENT, Message.Status.FAILED),
+    "processed": (Message.Status.SENT, Message.Status.FAILED),
+    "failed": (Message.Status.FAILED,),
+}
+
+
+class ILikeContains(Lookup):
+    """``column ILIKE '%value%'`` with LIKE wildcards in ``value`` escaped.
+
+    Written on the bare column so PostgreSQL can use a ``gin_trgm_ops`` index
+    (pg_trgm supports ILIKE); SQLite's LIKE is already case-insensitive.
+    """
+
+    lookup_name = "ilike_contains"
+
+    def _parts(self, compiler, conn):
+        lhs, lhs_params = self.process_lhs(compiler, conn)
+        value = str(self.rhs)
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return lhs, [*lhs_params, f"%{escaped}%"]
+
+    def as_sql(self, compiler, conn):
+        lhs, params = self._parts(compiler, conn)
+        return f"{lhs} LIKE %s ESCAPE '\\'", params
+
+    def as_postgresql(self, compiler, conn):
+        lhs, params = self._parts(compiler, conn)
+        return f"{lhs} ILIKE %s", params
+
+
+CharField.register_lookup(ILikeContains)
+TextField.register_lookup(ILikeContains)
 
 
 @dataclass
 class MessageFilters:
-    """Postmark's ``GET /messages/outbound`` filters (all optional)."""
+    """Postmark's ``GET /messages/outbound`` filters (all optional).
+
+    ``fromdate``/``todate`` are inclusive bounds (the edge turns Postmark's
+    Eastern-time dates into aware datetimes). ``status`` is one of
+    ``STATUS_FILTERS``; ``messagestream`` defaults to ``outbound`` like Postmark.
+    """
 
     recipient: str = ""
     fromemail: str = ""
@@ -28,33 +99,59 @@ class MessageFilters:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def message_search(
-    *, server: Server, filters: MessageFilters, count: int, offset: int
-) -> tuple[int, list[Message]]:
-    """``(total, page)`` of the server's messages matching ``filters``, newest first.
-
-    The archive issue makes this fast at millions of rows."""
-    qs: QuerySet[Message] = Message.objects.filter(server=server)
+def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
+    stream = (filters.messagestream or "outbound").lower()
+    qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
     if filters.recipient:
-        qs = qs.filter(recipients_text__icontains=filters.recipient.lower())
+        # recipients_text is stored lower-cased; ILIKE makes case moot anyway.
+        qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
     if filters.fromemail:
-        qs = qs.filter(from_email__icontains=filters.fromemail.lower())
+        qs = qs.filter(from_email__ilike_contains=filters.fromemail.lower())
     if filters.tag:
         qs = qs.filter(tag=filters.tag)
     if filters.status:
-        qs = qs.filter(status__iexact=filters.status)
+        statuses = STATUS_FILTERS.get(filters.status.lower())
+        if statuses is None:
+            # The edge validates; an unknown value matches nothing here.
+            return qs.none()
+        qs = qs.filter(status__in=statuses)
     if filters.fromdate:
         qs = qs.filter(received_at__gte=filters.fromdate)
     if filters.todate:
         qs = qs.filter(received_at__lte=filters.todate)
     if filters.subject:
-        qs = qs.filter(subject__icontains=filters.subject)
-    if filters.messagestream:
-        qs = qs.filter(message_stream=filters.messagestream)
-    for key, value in filters.metadata.items():
-        qs = qs.filter(**{f"metadata__{key}": value})
-    total = qs.count()
+        qs = qs.filter(subject__ilike_contains=filters.subject)
+    if filters.metadata:
+        metadata = {str(k): str(v) for k, v in filters.metadata.items()}
+        if connection.vendor == "postgresql":
+            # One ``@>`` containment test, served by the jsonb_path_ops GIN index.
+            qs = qs.filter(metadata__contains=metadata)
+        else:
+            # SQLite (``make run``) has no JSON containment; compare key by key.
+            for index, (key, value) in enumerate(metadata.items()):
+                alias = f"_meta_{index}"
+                qs = qs.alias(**{alias: KeyTextTransform(key, "metadata")}).filter(
+                    **{alias: value}
+                )
+    return qs
+
+
+def message_search(
+    *, server: Server, filters: MessageFilters, count: int, offset: int
+) -> tuple[int, list[Message]]:
+    """``(total, page)`` of the server's messages matching ``filters``, newest first.
+
+    Two queries, both index-backed: the page (``LIMIT count OFFSET offset``) and a
+    count that stops at ``COUNT_CAP`` (so ``total`` is exact below 10,000 and
+    10,000 at or above it). Preconditions: ``1 <= count`` and ``offset >= 0``
+    (the edge enforces Postmark's limits). Read-only; safe to call any time.
+    """
+    qs = _filtered(server=server, filters=filters)
     page = list(qs.order_by("-received_at", "-id")[offset : offset + count])
+    if len(page) < count and (page or offset == 0):
+        # The last page is in hand, so the total is known: skip the count query.
+        return offset + len(page), page
+    total = qs.order_by()[:COUNT_CAP].count()
     return total, page
 
 
@@ -65,8 +162,66 @@ def message_get(*, server: Server, message_id: str) -> Message | None:
         parsed = uuid.UUID(str(message_id))
     except ValueError:
         return None
-    return Message.objects.filter(server=server, message_id=parsed).first()
+    message = Message.objects.filter(server=server, message_id=parsed).first()
+    if message is not None:
+        message.server = server  # already known; saves a query for its policy
+    return message
 
 
 def message_events(*, message: Message) -> list[MessageEvent]:
+    """The message's timeline (delivery, bounce, open, click...), oldest first."""
     return list(message.events.order_by("created_at", "id"))
+
+
+@dataclass
+class MessageContent:
+    """What the archive still holds of a message; empty strings when nothing."""
+
+    raw: str = ""
+    text_body: str = ""
+    html_body: str = ""
+
+
+def message_content(*, message: Message) -> MessageContent:
+    """Read the raw MIME from object storage and pull out its text and HTML parts.
+
+    Empty when the server keeps no content (``store_content=False``; the object
+    may still exist while delivery is in progress, but it is never shown) or
+    when the object is gone (purged past retention). This is network I/O on S3:
+    never call it inside a transaction. Read-only; safe to call twice.
+    """
+    if not message.server.store_content or not message.archive_key:
+        return MessageContent()
+    data = archive_get(key=message.archive_key)
+    if data is None:
+        return MessageContent()
+    text, html = _bodies(data)
+    return MessageContent(
+        raw=data.decode("utf-8", errors="replace"), text_body=text, html_body=html
+    )
+
+
+def _bodies(data: bytes) -> tuple[str, str]:
+    """First non-attachment ``text/plain`` and ``text/html`` parts (RFC 2046)."""
+    parsed = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(parsed, EmailMessage)
+    text = html = ""
+    for part in parsed.walk():
+        if part.is_multipart() or part.is_attachment():
+            continue
+        content_type = part.get_content_type()
+        if content_type not in ("text/plain", "text/html"):
+            continue
+        try:
+            content = part.get_content()
+        except (LookupError, ValueError):
+            # Unknown charset or broken transfer encoding: fall back to bytes.
+            payload = part.get_payload(decode=True) or b""
+            content = payload.decode("utf-8", errors="replace")
+        if not isinstance(content, str):
+            continue
+        if content_type == "text/plain" and not text:
+            text = content
+        elif content_type == "text/html" and not html:
+            html = content
+    return text, html

@@ -269,7 +269,9 @@ def _store(prepared: list[_Prepared]) -> None:
         message = item.message
         key = archive_key(
             server_id=message.server_id,
-            kind="messages",
+            # Content-free servers: the MIME is kept only until delivery is final;
+            # the prefix marks it for the purge sweep (messages/retention.py).
+            kind="messages" if message.server.store_content else Message.TRANSIENT_KIND,
             when=message.received_at,
             name=str(message.message_id),
         )

@@ -193,6 +193,9 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARCHIVE_LOCAL_ROOT)},
     }
+# Retention purge: ids per batch (one short transaction each) and seconds per run.
+ARCHIVE_PURGE_BATCH_SIZE = env_int("ARCHIVE_PURGE_BATCH_SIZE", 1000)
+ARCHIVE_PURGE_MAX_SECONDS = env_float("ARCHIVE_PURGE_MAX_SECONDS", 240)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
