@@ -80,6 +80,16 @@ class Message(models.Model):
                 fields=["server", "message_stream", "status", "-received_at", "-id"],
                 name="msg_stream_status_received",
             ),
+            models.Index(
+                fields=[
+                    "server",
+                    "message_stream",
+                    "from_email",
+                    "-received_at",
+                    "-id",
+                ],
+                name="msg_stream_from_received",
+            ),
             # Content-free servers: objects still to delete once delivery is final.
             models.Index(
                 fields=["server", "id"],

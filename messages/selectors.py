@@ -7,7 +7,9 @@ docs/architecture.md, "Archive at 100 M messages"):
   ``received_at DESC, id DESC``, which the composite B-tree indexes in
   ``Message.Meta`` serve as a short backward walk;
 * tag and status are equality columns inside those composite indexes;
-* recipient, fromemail and subject are ``ILIKE '%term%'`` on the column itself,
+* ``fromemail`` is resolved against the server's few distinct senders (a loose
+  index scan) and becomes an equality on a B-tree; see ``_filter_sender``;
+* recipient and subject are ``ILIKE '%term%'`` on the column itself,
   which PostgreSQL answers from the pg_trgm GIN indexes (migration
   ``archive_indexes``); Django's ``icontains`` would wrap the column in
   ``UPPER()`` and miss them;
@@ -106,7 +108,7 @@ def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
         # recipients_text is stored lower-cased; ILIKE makes case moot anyway.
         qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
     if filters.fromemail:
-        qs = qs.filter(from_email__ilike_contains=filters.fromemail.lower())
+        qs = _filter_sender(qs, server=server, stream=stream, term=filters.fromemail)
     if filters.tag:
         qs = qs.filter(tag=filters.tag)
     if filters.status:
@@ -134,6 +136,62 @@ def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
                     **{alias: value}
                 )
     return qs
+
+
+def _filter_sender(
+    qs: QuerySet[Message], *, server: Server, stream: str, term: str
+) -> QuerySet[Message]:
+    """``fromemail`` substring filter, resolved against the server's senders.
+
+    A server sends from a handful of addresses, so a trigram index is the wrong
+    tool (every row of the popular sender shares its trigrams). Instead the
+    distinct senders are read with a loose index scan over
+    ``msg_stream_from_received`` (one probe per sender), matched in Python, and
+    the search becomes ``from_email IN (...)`` on the same B-tree. Servers with
+    more than ``SENDER_SCAN_LIMIT`` senders fall back to trigram ILIKE.
+    """
+    term = term.lower()
+    senders = _distinct_senders(server=server, stream=stream)
+    if senders is None:
+        return qs.filter(from_email__ilike_contains=term)
+    matching = [sender for sender in senders if term in sender]
+    if not matching:
+        return qs.none()
+    if len(matching) == 1:
+        return qs.filter(from_email=matching[0])
+    return qs.filter(from_email__in=matching)
+
+
+SENDER_SCAN_LIMIT = 200
+
+
+def _distinct_senders(*, server: Server, stream: str) -> list[str] | None:
+    """The stream's distinct ``from_email`` values, or ``None`` if there are more
+    than ``SENDER_SCAN_LIMIT``. PostgreSQL only (a recursive skip scan); other
+    databases answer ``None`` and use the ILIKE path."""
+    if connection.vendor != "postgresql":
+        return None
+    sql = """
+        WITH RECURSIVE senders(email) AS (
+            (SELECT from_email FROM mail_message
+             WHERE server_id = %(server)s AND message_stream = %(stream)s
+             ORDER BY from_email LIMIT 1)
+            UNION ALL
+            SELECT (SELECT m.from_email FROM mail_message m
+                    WHERE m.server_id = %(server)s AND m.message_stream = %(stream)s
+                      AND m.from_email > s.email
+                    ORDER BY m.from_email LIMIT 1)
+            FROM senders s WHERE s.email IS NOT NULL
+        )
+        SELECT email FROM senders WHERE email IS NOT NULL LIMIT %(limit)s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {"server": server.pk, "stream": stream, "limit": SENDER_SCAN_LIMIT + 1},
+        )
+        senders = [row[0] for row in cursor.fetchall()]
+    return None if len(senders) > SENDER_SCAN_LIMIT else senders
 
 
 def message_search(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 BUCKET = "pm-archive-test"
@@ -20,6 +21,8 @@ def s3_archive(settings):
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its in-memory backends per process, not per server: start clean.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)
     credentials = {
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",

@@ -75,6 +75,19 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="message",
             index=models.Index(
+                fields=[
+                    "server",
+                    "message_stream",
+                    "from_email",
+                    "-received_at",
+                    "-id",
+                ],
+                name="msg_stream_from_received",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
                 condition=models.Q(("archive_key__startswith", "transient/")),
                 fields=["server", "id"],
                 name="msg_transient_content",
