@@ -129,7 +129,7 @@ class Cases:
         self.sample_recipients = [r[0].split(",")[0] for r in rows]
         self.sample_words = [r[1].split()[-1].strip("#!") for r in rows]
         self.sample_customers = [r[2] for r in rows if r[2]]
-        self.popular_recipient = recipient_address(0)
+        self.popular_recipient = recipient_address(0, server.id)
         self.absent = [f"nobody.{n}@nowhere.example" for n in range(1000)]
         self.sender = f"billing@server{server.id}.example.com"
 
@@ -148,7 +148,7 @@ class Cases:
                 recipient=rng.choice(self.sample_recipients)
             ),
             "recipient (absent)": lambda: F(recipient=rng.choice(self.absent)),
-            "recipient (domain)": lambda: F(
+            "recipient (fragment: domain)": lambda: F(
                 recipient=f"@company{rng.randrange(190)}.example"
             ),
             "fromemail": lambda: F(fromemail=self.sender),
@@ -161,7 +161,9 @@ class Cases:
                 todate=now - day * (d - 1),
             ),
             "subject (common word)": lambda: F(subject="invoice"),
-            "subject (rare word)": lambda: F(subject=rng.choice(self.sample_words)),
+            "subject (word of a random row)": lambda: F(
+                subject=rng.choice(self.sample_words)
+            ),
             "messagestream broadcast": lambda: F(messagestream="broadcast"),
             "metadata (popular)": lambda: F(metadata={"plan": "pro"}),
             "metadata (rare)": lambda: F(
@@ -171,6 +173,9 @@ class Cases:
             "recipient + 7 days": lambda: F(
                 recipient=rng.choice(self.sample_recipients),
                 fromdate=now - 7 * day,
+            ),
+            "recipient + status": lambda: F(
+                recipient=rng.choice(self.sample_recipients), status="sent"
             ),
             "metadata + tag": lambda: F(metadata={"plan": "team"}, tag="tag-2"),
             "subject + fromemail + 7 days": lambda: F(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
 from accounts.models import Server
 
@@ -132,9 +134,30 @@ class Recipient(models.Model):
     last_reply = models.TextField(blank=True, default="")
     route = models.CharField(max_length=255, blank=True, default="")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Copies of the message's tenant, stream and time (set by message_send) so
+    # that "messages to this address" is one B-tree range in send order, with
+    # an index-only capped count (archive search; see messages/selectors.py).
+    server = models.ForeignKey(
+        Server,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    message_stream = models.CharField(max_length=30, blank=True, default="")
+    received_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
+            models.Index(
+                F("server"),
+                F("message_stream"),
+                Lower("email"),
+                F("received_at").desc(),
+                F("message").desc(),
+                name="rcpt_address_received",
+            ),
             # The delivery queue: due recipients in order.
             models.Index(
                 fields=["status", "next_attempt_at"],

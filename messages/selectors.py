@@ -9,7 +9,11 @@ docs/architecture.md, "Archive at 100 M messages"):
 * tag and status are equality columns inside those composite indexes;
 * ``fromemail`` is resolved against the server's few distinct senders (a loose
   index scan) and becomes an equality on a B-tree; see ``_filter_sender``;
-* recipient and subject are ``ILIKE '%term%'`` on the column itself,
+* a complete recipient address is an exact, case-insensitive match read from
+  the recipient rows (index ``rcpt_address_received``: tenant, stream,
+  lower(email), time), so both the page and the capped count are B-tree range
+  scans; a fragment (``@example.com``, ``alice``) is a substring search;
+* recipient fragments and subject are ``ILIKE '%term%'`` on the column itself,
   which PostgreSQL answers from the pg_trgm GIN indexes (migration
   ``archive_indexes``); Django's ``icontains`` would wrap the column in
   ``UPPER()`` and miss them;
@@ -22,6 +26,7 @@ docs/architecture.md, "Archive at 100 M messages"):
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,11 +37,12 @@ from email.parser import BytesParser
 from django.db import connection
 from django.db.models import CharField, Lookup, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Lower
 
 from accounts.models import Server
 
 from .archive import archive_get
-from .models import Message, MessageEvent
+from .models import Message, MessageEvent, Recipient
 
 # Exact counts stop here; paging cannot go further (count + offset <= 10,000).
 COUNT_CAP = 10_000
@@ -104,8 +110,15 @@ class MessageFilters:
 def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
     stream = (filters.messagestream or "outbound").lower()
     qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
-    if filters.recipient:
-        # recipients_text is stored lower-cased; ILIKE makes case moot anyway.
+    address = _as_address(filters.recipient)
+    if address:
+        rows = _address_rows(
+            server=server, stream=stream, address=address, filters=filters
+        )
+        qs = qs.filter(id__in=rows.values("message_id"))
+    elif filters.recipient:
+        # A fragment (a domain, part of a name): substring search on the
+        # lower-cased recipient list, served by the trigram index.
         qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
     if filters.fromemail:
         qs = _filter_sender(qs, server=server, stream=stream, term=filters.fromemail)
@@ -194,6 +207,62 @@ def _distinct_senders(*, server: Server, stream: str) -> list[str] | None:
     return None if len(senders) > SENDER_SCAN_LIMIT else senders
 
 
+_ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+def _as_address(term: str) -> str:
+    """The lower-cased address if ``term`` is one complete address, else ``""``."""
+    term = term.strip().lower()
+    return term if _ADDRESS.match(term) else ""
+
+
+def _address_rows(
+    *, server: Server, stream: str, address: str, filters: MessageFilters
+) -> QuerySet[Recipient]:
+    """Recipient rows of ``address`` in this server's stream (index
+    ``rcpt_address_received``: tenant, stream, lower(email), time)."""
+    rows = (
+        Recipient.objects.filter(server=server, message_stream=stream)
+        .alias(_address=Lower("email"))
+        .filter(_address=address)
+    )
+    if filters.fromdate:
+        rows = rows.filter(received_at__gte=filters.fromdate)
+    if filters.todate:
+        rows = rows.filter(received_at__lte=filters.todate)
+    return rows
+
+
+def _only_address_and_dates(filters: MessageFilters) -> bool:
+    return not (
+        filters.fromemail
+        or filters.tag
+        or filters.status
+        or filters.subject
+        or filters.metadata
+    )
+
+
+def _search_by_address(
+    *, server: Server, filters: MessageFilters, address: str, count: int, offset: int
+) -> tuple[int, list[Message]]:
+    """Recipient (plus dates) only: page and count straight from the recipient
+    index, in send order, without touching messages beyond the page."""
+    stream = (filters.messagestream or "outbound").lower()
+    ordered = (
+        _address_rows(server=server, stream=stream, address=address, filters=filters)
+        .order_by("-received_at", "-message_id")
+        .values_list("received_at", "message_id")
+        .distinct()  # an address can be in To and Cc of one message
+    )
+    ids = [message_id for _at, message_id in ordered[offset : offset + count]]
+    by_id = Message.objects.filter(server=server).in_bulk(ids)
+    page = [by_id[message_id] for message_id in ids if message_id in by_id]
+    if len(ids) < count and (ids or offset == 0):
+        return offset + len(ids), page
+    return ordered[:COUNT_CAP].count(), page
+
+
 def message_search(
     *, server: Server, filters: MessageFilters, count: int, offset: int
 ) -> tuple[int, list[Message]]:
@@ -204,6 +273,11 @@ def message_search(
     10,000 at or above it). Preconditions: ``1 <= count`` and ``offset >= 0``
     (the edge enforces Postmark's limits). Read-only; safe to call any time.
     """
+    address = _as_address(filters.recipient)
+    if address and _only_address_and_dates(filters):
+        return _search_by_address(
+            server=server, filters=filters, address=address, count=count, offset=offset
+        )
     qs = _filtered(server=server, filters=filters)
     page = list(qs.order_by("-received_at", "-id")[offset : offset + count])
     if len(page) < count and (page or offset == 0):

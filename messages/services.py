@@ -252,7 +252,14 @@ def _prepare(
         received_at=now,
     )
     rows = [
-        Recipient(email=address, kind=kind, next_attempt_at=now)
+        Recipient(
+            email=address,
+            kind=kind,
+            next_attempt_at=now,
+            server=server,
+            message_stream=stream.stream_id,
+            received_at=now,
+        )
         for kind, address, _field in recipients
     ]
     result = SendResult(message_id=str(message_uuid), submitted_at=now, to=email.to)

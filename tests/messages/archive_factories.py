@@ -47,6 +47,9 @@ def make_message(
             email=address,
             status=recipient_status,
             next_attempt_at=received_at,
+            server=server,
+            message_stream=stream,
+            received_at=received_at,
         )
     return message
 

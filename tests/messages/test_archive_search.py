@@ -91,6 +91,52 @@ def test_it_filters_by_recipient_substring_ignoring_case(archive):
     assert search(archive, recipient="nobody@example.org") == (0, [])
 
 
+def test_a_complete_address_matches_that_recipient_exactly(archive):
+    make_message(archive, subject="To Malice", to="malice@example.org")
+    assert search(archive, recipient="alice@example.org")[1] == [
+        "Password reset",
+        "Welcome aboard",
+    ]
+    # A fragment is a substring search and finds both.
+    assert search(archive, recipient="alice@")[0] == 3
+
+
+def test_an_address_in_to_and_cc_counts_the_message_once(tenant):
+    make_message(tenant.server, subject="twice", to="eve@example.org, EVE@example.org")
+    assert search(tenant.server, recipient="eve@example.org") == (1, ["twice"])
+
+
+def test_address_search_pages_through_the_recipient_index(tenant, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 4)
+    for index in range(6):
+        make_message(
+            tenant.server,
+            subject=f"m{index}",
+            to="eve@example.org",
+            received_at=NOW - timedelta(minutes=index),
+        )
+    make_message(tenant.server, subject="other", to="zed@example.org")
+    assert search(tenant.server, recipient="Eve@Example.org", count=2) == (
+        4,
+        ["m0", "m1"],
+    )
+    assert search(tenant.server, recipient="eve@example.org", count=2, offset=2) == (
+        4,
+        ["m2", "m3"],
+    )
+    monkeypatch.setattr(selectors, "COUNT_CAP", 100)
+    assert search(tenant.server, recipient="eve@example.org", count=4, offset=4) == (
+        6,
+        ["m4", "m5"],
+    )
+    assert search(
+        tenant.server,
+        recipient="eve@example.org",
+        fromdate=NOW - timedelta(minutes=2),
+        todate=NOW - timedelta(minutes=1),
+    ) == (2, ["m1", "m2"])
+
+
 def test_it_treats_like_wildcards_in_a_search_term_literally(archive):
     assert search(archive, recipient="%")[0] == 0
     assert search(archive, subject="_nvoice")[0] == 0

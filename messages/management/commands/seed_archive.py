@@ -93,9 +93,13 @@ class ZipfPicker:
         return self.items[bisect.bisect_left(self.cumulative, point)]
 
 
-def recipient_address(rank: int) -> str:
-    """Deterministic address for a popularity rank (rank 0 is the most popular)."""
-    return f"{FIRST[rank % len(FIRST)]}.{rank}@{DOMAINS[rank % len(DOMAINS)]}"
+def recipient_address(rank: int, server_id: int) -> str:
+    """Deterministic address for a popularity rank (rank 0 is the most popular).
+
+    Each server (tenant) has its own user base, as in real life: the same rank
+    maps to a different domain per server."""
+    domain = DOMAINS[(rank + server_id * 37) % len(DOMAINS)]
+    return f"{FIRST[rank % len(FIRST)]}.{rank}@{domain}"
 
 
 class Command(BaseCommand):
@@ -135,13 +139,22 @@ class Command(BaseCommand):
         if postgres and options["defer_indexes"]:
             dropped = _drop_secondary_indexes()
         try:
+            # Rows are written in time order, like a real (append-only) archive,
+            # so received_at correlates with the physical order of the heap.
+            span = options["days"] * 86400.0
+            start = generator.now - timedelta(seconds=span)
             done = 0
             while done < total:
                 size = min(CHUNK, total - done)
+                times = sorted(
+                    start
+                    + timedelta(seconds=span * (done + rng.random() * size) / total)
+                    for _ in range(size)
+                )
                 if postgres:
-                    _copy_chunk(generator, size)
+                    _copy_chunk(generator, times)
                 else:
-                    _bulk_chunk(generator, size)
+                    _bulk_chunk(generator, times)
                 done += size
                 self.stdout.write(f"  {done}/{total} messages", ending="\r")
         finally:
@@ -204,14 +217,14 @@ class _Generator:
             for s in servers
         }
 
-    def message(self) -> tuple[dict, list[dict], list[dict]]:
+    def message(self, received_at: datetime) -> tuple[dict, list[dict], list[dict]]:
         rng = self.rng
         server = self.server()
-        received_at = self.now - timedelta(seconds=rng.random() * self.span)
         count = 1 if rng.random() < 0.8 else (2 if rng.random() < 0.75 else 3)
         emails = list(
             dict.fromkeys(
-                recipient_address(self.recipient_rank()) for _ in range(count)
+                recipient_address(self.recipient_rank(), server.id)
+                for _ in range(count)
             )
         )
         age = (self.now - received_at).total_seconds()
@@ -233,14 +246,15 @@ class _Generator:
         )
         metadata: dict[str, str] = {}
         if rng.random() < 0.7:
-            metadata["customer"] = f"c-{self.customer()}"
+            metadata["customer"] = f"c-{server.id}-{self.customer()}"
             metadata["plan"] = rng.choice(PLANS)
             if rng.random() < 0.3:
                 metadata["order"] = str(number)
+        stream = "outbound" if rng.random() < 0.9 else "broadcast"
         message = {
             "message_id": uuid.UUID(int=rng.getrandbits(128), version=4),
             "server_id": server.id,
-            "message_stream": "outbound" if rng.random() < 0.9 else "broadcast",
+            "message_stream": stream,
             "source": "api",
             "from_header": f"Acme <{sender}>",
             "from_email": sender,
@@ -272,6 +286,9 @@ class _Generator:
                     "next_attempt_at": received_at,
                     "finished_at": None if queued else finished,
                     "last_reply": "" if queued else "250 2.0.0 OK",
+                    "server_id": server.id,
+                    "message_stream": stream,
+                    "received_at": received_at,
                 }
             )
             if queued:
@@ -377,8 +394,9 @@ def _reserve_ids(table: str, count: int) -> int:
     return first
 
 
-def _copy_chunk(generator: _Generator, size: int) -> None:
-    batch = [generator.message() for _ in range(size)]
+def _copy_chunk(generator: _Generator, times: list[datetime]) -> None:
+    batch = [generator.message(when) for when in times]
+    size = len(batch)
     n_recipients = sum(len(r) for _m, r, _e in batch)
     n_events = sum(len(e) for _m, _r, e in batch)
     with transaction.atomic():
@@ -416,8 +434,8 @@ def _copy_chunk(generator: _Generator, size: int) -> None:
                     copy.write_row(build(row))
 
 
-def _bulk_chunk(generator: _Generator, size: int) -> None:
-    batch = [generator.message() for _ in range(size)]
+def _bulk_chunk(generator: _Generator, times: list[datetime]) -> None:
+    batch = [generator.message(when) for when in times]
     with transaction.atomic():
         messages = Message.objects.bulk_create(
             [Message(**m) for m, _r, _e in batch], batch_size=500
