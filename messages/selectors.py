@@ -21,11 +21,14 @@ docs/architecture.md, "Archive at 100 M messages"):
 * ``TotalCount`` is exact up to ``COUNT_CAP`` (10,000) and reported as 10,000
   beyond: Postmark refuses ``count + offset > 10,000`` so nobody can page past
   that, and counting a million matching rows is the one thing no index makes
-  cheap.
+  cheap. The count also has a time budget (``ARCHIVE_COUNT_BUDGET_MS``); past
+  it, broad substring/metadata searches answer the planner's estimate (see
+  ``_total``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -34,7 +37,8 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from django.db import connection
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Lookup, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
@@ -260,7 +264,7 @@ def _search_by_address(
     page = [by_id[message_id] for message_id in ids if message_id in by_id]
     if len(ids) < count and (ids or offset == 0):
         return offset + len(ids), page
-    return ordered[:COUNT_CAP].count(), page
+    return _total(ordered, seen=offset + len(ids)), page
 
 
 def message_search(
@@ -283,8 +287,49 @@ def message_search(
     if len(page) < count and (page or offset == 0):
         # The last page is in hand, so the total is known: skip the count query.
         return offset + len(page), page
-    total = qs.order_by()[:COUNT_CAP].count()
-    return total, page
+    return _total(qs.order_by(), seen=offset + len(page)), page
+
+
+def _total(qs: QuerySet, *, seen: int) -> int:
+    """``TotalCount``: exact up to ``COUNT_CAP`` when that is cheap, else estimated.
+
+    The count runs under a ``statement_timeout`` of ``ARCHIVE_COUNT_BUDGET_MS``
+    (PostgreSQL). Selective filters always finish well inside it. A broad
+    substring or metadata filter matching tens of thousands of rows can need
+    every candidate row read and re-checked just to say "10,000"; when the
+    budget runs out, the planner's row estimate (capped at ``COUNT_CAP``) is
+    answered instead, never less than ``seen`` plus one (the caller just read a
+    full page, so there is more), which keeps ``while offset < TotalCount``
+    paging loops going until they reach a short page.
+    """
+    capped = qs[:COUNT_CAP]
+    budget = settings.ARCHIVE_COUNT_BUDGET_MS
+    if connection.vendor != "postgresql" or budget <= 0:
+        return capped.count()
+    try:
+        # A savepoint when the caller is in a transaction: a cancelled statement
+        # then rolls back only this block (and its SET LOCAL), not the caller's.
+        nested = connection.in_atomic_block
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [f"{budget}ms"]
+            )
+            total = capped.count()
+            if nested:
+                # SET LOCAL outlives a released savepoint: undo it for the caller.
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            return total
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "57014":  # query_canceled
+            raise
+    estimate = _estimated_rows(capped)
+    return max(min(estimate, COUNT_CAP), min(seen + 1, COUNT_CAP))
+
+
+def _estimated_rows(qs: QuerySet) -> int:
+    """The planner's row estimate for ``qs`` (EXPLAIN without running it)."""
+    plan = json.loads(qs.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def message_get(*, server: Server, message_id: str) -> Message | None:

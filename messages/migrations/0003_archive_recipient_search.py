@@ -57,6 +57,7 @@ class Migration(migrations.Migration):
                 django.db.models.functions.text.Lower("email"),
                 models.OrderBy(models.F("received_at"), descending=True),
                 models.OrderBy(models.F("message"), descending=True),
+                include=("email",),
                 name="rcpt_address_received",
             ),
         ),

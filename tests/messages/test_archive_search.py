@@ -282,3 +282,32 @@ def test_substring_and_metadata_filters_match_the_gin_indexes(archive):
                 assert index in plan, plan
         finally:
             cursor.execute("RESET enable_seqscan")
+
+
+def test_a_slow_count_falls_back_to_an_estimate_that_keeps_paging_alive(
+    tenant, settings
+):
+    settings.ARCHIVE_COUNT_BUDGET_MS = 5
+    for index in range(8):
+        make_message(tenant.server, subject=f"m{index}")
+    # Each row costs 10 ms to check, so counting blows the 5 ms budget.
+    slow = Message.objects.filter(server=tenant.server).extra(
+        where=["pg_sleep(0.01) IS NOT NULL"]
+    )
+    total = selectors._total(slow, seen=4)
+    assert 5 <= total <= selectors.COUNT_CAP
+    # The caller's transaction survived and the timeout is back to normal.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    assert Message.objects.filter(server=tenant.server).count() == 8
+
+
+def test_a_fast_count_is_exact_and_leaves_no_timeout_behind(tenant, settings):
+    settings.ARCHIVE_COUNT_BUDGET_MS = 5000
+    for index in range(3):
+        make_message(tenant.server, subject=f"m{index}")
+    assert search(tenant.server, count=1)[0] == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
