@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Lookup, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 
 from accounts.models import Server
 
@@ -149,9 +149,8 @@ def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
             # SQLite (``make run``) has no JSON containment; compare key by key.
             for index, (key, value) in enumerate(metadata.items()):
                 alias = f"_meta_{index}"
-                qs = qs.alias(**{alias: KeyTextTransform(key, "metadata")}).filter(
-                    **{alias: value}
-                )
+                text = Cast(KeyTextTransform(key, "metadata"), CharField())
+                qs = qs.alias(**{alias: text}).filter(**{alias: value})
     return qs
 
 
