@@ -148,8 +148,11 @@ class Cases:
                 recipient=rng.choice(self.sample_recipients)
             ),
             "recipient (absent)": lambda: F(recipient=rng.choice(self.absent)),
-            "recipient (fragment: domain)": lambda: F(
+            "recipient (@domain)": lambda: F(
                 recipient=f"@company{rng.randrange(190)}.example"
+            ),
+            "recipient (fragment: local part)": lambda: F(
+                recipient=rng.choice(self.sample_recipients).split("@")[0]
             ),
             "fromemail": lambda: F(fromemail=self.sender),
             "tag (popular)": lambda: F(tag="tag-0"),

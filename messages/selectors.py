@@ -13,7 +13,9 @@ docs/architecture.md, "Archive at 100 M messages"):
   the recipient rows (index ``rcpt_address_received``: tenant, stream,
   lower(email), time), so both the page and the capped count are B-tree range
   scans; a fragment (``@example.com``, ``alice``) is a substring search;
-* recipient fragments and subject are ``ILIKE '%term%'`` on the column itself,
+* ``@domain`` is an exact match on the recipients' domain (index
+  ``rcpt_domain_received``, PostgreSQL), the same way;
+* other recipient fragments and subject are ``ILIKE '%term%'`` on the column itself,
   which PostgreSQL answers from the pg_trgm GIN indexes (migration
   ``archive_indexes``); Django's ``icontains`` would wrap the column in
   ``UPPER()`` and miss them;
@@ -39,7 +41,7 @@ from email.parser import BytesParser
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, Lookup, QuerySet, TextField
+from django.db.models import CharField, Func, Lookup, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
 
@@ -114,14 +116,14 @@ class MessageFilters:
 def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
     stream = (filters.messagestream or "outbound").lower()
     qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
-    address = _as_address(filters.recipient)
-    if address:
+    target = _recipient_target(filters.recipient)
+    if target:
         rows = _address_rows(
-            server=server, stream=stream, address=address, filters=filters
+            server=server, stream=stream, target=target, filters=filters
         )
         qs = qs.filter(id__in=rows.values("message_id"))
     elif filters.recipient:
-        # A fragment (a domain, part of a name): substring search on the
+        # Any other fragment (part of a name or domain): substring search on the
         # lower-cased recipient list, served by the trigram index.
         qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
     if filters.fromemail:
@@ -213,21 +215,51 @@ def _distinct_senders(*, server: Server, stream: str) -> list[str] | None:
 _ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
-def _as_address(term: str) -> str:
-    """The lower-cased address if ``term`` is one complete address, else ``""``."""
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def _recipient_target(term: str) -> tuple[str, str] | None:
+    """``("address", a)`` for one complete address, ``("domain", d)`` for
+    ``@domain`` (PostgreSQL), ``None`` for any other fragment (substring)."""
     term = term.strip().lower()
-    return term if _ADDRESS.match(term) else ""
+    if _ADDRESS.match(term):
+        return ("address", term)
+    if (
+        term.startswith("@")
+        and _DOMAIN.match(term[1:])
+        and connection.vendor == "postgresql"
+    ):
+        return ("domain", term[1:])
+    return None
+
+
+def _email_domain() -> Func:
+    # Matches the expression of index rcpt_domain_received (migration 0003).
+    return Func(
+        Lower("email"),
+        Value("@"),
+        Value(2),
+        function="split_part",
+        output_field=CharField(),
+    )
 
 
 def _address_rows(
-    *, server: Server, stream: str, address: str, filters: MessageFilters
+    *,
+    server: Server,
+    stream: str,
+    target: tuple[str, str],
+    filters: MessageFilters,
 ) -> QuerySet[Recipient]:
-    """Recipient rows of ``address`` in this server's stream (index
-    ``rcpt_address_received``: tenant, stream, lower(email), time)."""
+    """Recipient rows of an address or ``@domain`` in this server's stream
+    (indexes ``rcpt_address_received`` / ``rcpt_domain_received``: tenant,
+    stream, lower(email) or its domain, time)."""
+    kind, value = target
+    key = Lower("email") if kind == "address" else _email_domain()
     rows = (
         Recipient.objects.filter(server=server, message_stream=stream)
-        .alias(_address=Lower("email"))
-        .filter(_address=address)
+        .alias(_target=key)
+        .filter(_target=value)
     )
     if filters.fromdate:
         rows = rows.filter(received_at__gte=filters.fromdate)
@@ -247,13 +279,18 @@ def _only_address_and_dates(filters: MessageFilters) -> bool:
 
 
 def _search_by_address(
-    *, server: Server, filters: MessageFilters, address: str, count: int, offset: int
+    *,
+    server: Server,
+    filters: MessageFilters,
+    target: tuple[str, str],
+    count: int,
+    offset: int,
 ) -> tuple[int, list[Message]]:
-    """Recipient (plus dates) only: page and count straight from the recipient
-    index, in send order, without touching messages beyond the page."""
+    """Address or ``@domain`` (plus dates) only: page and count straight from
+    the recipient index, in send order, touching no message beyond the page."""
     stream = (filters.messagestream or "outbound").lower()
     ordered = (
-        _address_rows(server=server, stream=stream, address=address, filters=filters)
+        _address_rows(server=server, stream=stream, target=target, filters=filters)
         .order_by("-received_at", "-message_id")
         .values_list("received_at", "message_id")
         .distinct()  # an address can be in To and Cc of one message
@@ -276,10 +313,10 @@ def message_search(
     10,000 at or above it). Preconditions: ``1 <= count`` and ``offset >= 0``
     (the edge enforces Postmark's limits). Read-only; safe to call any time.
     """
-    address = _as_address(filters.recipient)
-    if address and _only_address_and_dates(filters):
+    target = _recipient_target(filters.recipient)
+    if target and _only_address_and_dates(filters):
         return _search_by_address(
-            server=server, filters=filters, address=address, count=count, offset=offset
+            server=server, filters=filters, target=target, count=count, offset=offset
         )
     qs = _filtered(server=server, filters=filters)
     page = list(qs.order_by("-received_at", "-id")[offset : offset + count])

@@ -6,6 +6,22 @@ from django.db import migrations, models
 from django.db.models import OuterRef, Subquery
 
 
+def add_domain_index(apps, schema_editor):
+    """``@domain`` recipient search (PostgreSQL: split_part is not in SQLite)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(
+        "CREATE INDEX IF NOT EXISTS rcpt_domain_received ON mail_recipient "
+        "(server_id, message_stream, split_part(lower(email), '@', 2), "
+        "received_at DESC, message_id DESC) INCLUDE (email)"
+    )
+
+
+def drop_domain_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS rcpt_domain_received")
+
+
 def backfill(apps, schema_editor):
     """Copy tenant, stream and time from each recipient's message (existing rows)."""
     Recipient = apps.get_model("mail", "Recipient")
@@ -61,5 +77,6 @@ class Migration(migrations.Migration):
                 name="rcpt_address_received",
             ),
         ),
+        migrations.RunPython(add_domain_index, drop_domain_index),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

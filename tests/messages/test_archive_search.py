@@ -101,6 +101,40 @@ def test_a_complete_address_matches_that_recipient_exactly(archive):
     assert search(archive, recipient="alice@")[0] == 3
 
 
+def test_an_at_domain_term_matches_recipients_of_that_domain(archive):
+    make_message(archive, subject="Sub", to="x@mail.example.org")
+    assert search(archive, recipient="@EXAMPLE.org")[1] == [
+        "Password reset",
+        "Invoice reminder",
+        "Welcome aboard",
+    ]
+    assert search(archive, recipient="@x.io")[1] == ["Invoice reminder"]
+    # Without the "@" it is a substring search, which also finds subdomains.
+    assert search(archive, recipient="example.org")[0] == 4
+    assert search(archive, recipient="@example.org", tag="invoice")[1] == [
+        "Invoice reminder"
+    ]
+
+
+def test_recipient_searches_use_the_recipient_indexes(archive):
+    cases = (
+        (MessageFilters(recipient="alice@example.org"), "rcpt_address_received"),
+        (MessageFilters(recipient="@example.org"), "rcpt_domain_received"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for filters, index in cases:
+                target = selectors._recipient_target(filters.recipient)
+                rows = selectors._address_rows(
+                    server=archive, stream="outbound", target=target, filters=filters
+                )
+                plan = rows.order_by("-received_at").explain()
+                assert index in plan, plan
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+
 def test_an_address_in_to_and_cc_counts_the_message_once(tenant):
     make_message(tenant.server, subject="twice", to="eve@example.org, EVE@example.org")
     assert search(tenant.server, recipient="eve@example.org") == (1, ["twice"])
