@@ -38,6 +38,7 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -113,6 +114,43 @@ class MessageFilters:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+_NOTHING = None  # a condition list that can match no row
+
+
+def _message_conditions(
+    *, server: Server, stream: str, filters: MessageFilters
+) -> list[tuple[str, Any]] | None:
+    """Message-side filters (everything but recipient and stream) as Django
+    lookups, or ``None`` when nothing can match. Plain ``(lookup, value)`` pairs
+    so they apply to ``Message`` or, prefixed ``message__``, to the recipient
+    rows that drive an address search."""
+    conditions: list[tuple[str, Any]] = []
+    if filters.fromemail:
+        sender = _sender_condition(server=server, stream=stream, term=filters.fromemail)
+        if sender is None:
+            return _NOTHING
+        conditions.append(sender)
+    if filters.tag:
+        conditions.append(("tag", filters.tag))
+    if filters.status:
+        statuses = STATUS_FILTERS.get(filters.status.lower())
+        if statuses is None:
+            # The edge validates; an unknown value matches nothing here.
+            return _NOTHING
+        conditions.append(("status__in", statuses))
+    if filters.fromdate:
+        conditions.append(("received_at__gte", filters.fromdate))
+    if filters.todate:
+        conditions.append(("received_at__lte", filters.todate))
+    if filters.subject:
+        conditions.append(("subject__ilike_contains", filters.subject))
+    if filters.metadata and connection.vendor == "postgresql":
+        # One ``@>`` containment test, served by the jsonb_path_ops GIN index.
+        metadata = {str(k): str(v) for k, v in filters.metadata.items()}
+        conditions.append(("metadata__contains", metadata))
+    return conditions
+
+
 def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
     stream = (filters.messagestream or "outbound").lower()
     qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
@@ -126,39 +164,23 @@ def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
         # Any other fragment (part of a name or domain): substring search on the
         # lower-cased recipient list, served by the trigram index.
         qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
-    if filters.fromemail:
-        qs = _filter_sender(qs, server=server, stream=stream, term=filters.fromemail)
-    if filters.tag:
-        qs = qs.filter(tag=filters.tag)
-    if filters.status:
-        statuses = STATUS_FILTERS.get(filters.status.lower())
-        if statuses is None:
-            # The edge validates; an unknown value matches nothing here.
-            return qs.none()
-        qs = qs.filter(status__in=statuses)
-    if filters.fromdate:
-        qs = qs.filter(received_at__gte=filters.fromdate)
-    if filters.todate:
-        qs = qs.filter(received_at__lte=filters.todate)
-    if filters.subject:
-        qs = qs.filter(subject__ilike_contains=filters.subject)
-    if filters.metadata:
-        metadata = {str(k): str(v) for k, v in filters.metadata.items()}
-        if connection.vendor == "postgresql":
-            # One ``@>`` containment test, served by the jsonb_path_ops GIN index.
-            qs = qs.filter(metadata__contains=metadata)
-        else:
-            # SQLite (``make run``) has no JSON containment; compare key by key.
-            for index, (key, value) in enumerate(metadata.items()):
-                alias = f"_meta_{index}"
-                text = Cast(KeyTextTransform(key, "metadata"), CharField())
-                qs = qs.alias(**{alias: text}).filter(**{alias: value})
+    conditions = _message_conditions(server=server, stream=stream, filters=filters)
+    if conditions is None:
+        return qs.none()
+    for lookup, value in conditions:
+        qs = qs.filter(**{lookup: value})
+    if filters.metadata and connection.vendor != "postgresql":
+        # SQLite (``make run``) has no JSON containment; compare key by key.
+        for index, (key, value) in enumerate(filters.metadata.items()):
+            alias = f"_meta_{index}"
+            text = Cast(KeyTextTransform(str(key), "metadata"), CharField())
+            qs = qs.alias(**{alias: text}).filter(**{alias: str(value)})
     return qs
 
 
-def _filter_sender(
-    qs: QuerySet[Message], *, server: Server, stream: str, term: str
-) -> QuerySet[Message]:
+def _sender_condition(
+    *, server: Server, stream: str, term: str
+) -> tuple[str, Any] | None:
     """``fromemail`` substring filter, resolved against the server's senders.
 
     A server sends from a handful of addresses, so a trigram index is the wrong
@@ -167,17 +189,18 @@ def _filter_sender(
     ``msg_stream_from_received`` (one probe per sender), matched in Python, and
     the search becomes ``from_email IN (...)`` on the same B-tree. Servers with
     more than ``SENDER_SCAN_LIMIT`` senders fall back to trigram ILIKE.
+    ``None`` means no sender matches.
     """
     term = term.lower()
     senders = _distinct_senders(server=server, stream=stream)
     if senders is None:
-        return qs.filter(from_email__ilike_contains=term)
+        return ("from_email__ilike_contains", term)
     matching = [sender for sender in senders if term in sender]
     if not matching:
-        return qs.none()
+        return None
     if len(matching) == 1:
-        return qs.filter(from_email=matching[0])
-    return qs.filter(from_email__in=matching)
+        return ("from_email", matching[0])
+    return ("from_email__in", matching)
 
 
 SENDER_SCAN_LIMIT = 200
@@ -268,30 +291,28 @@ def _address_rows(
     return rows
 
 
-def _only_address_and_dates(filters: MessageFilters) -> bool:
-    return not (
-        filters.fromemail
-        or filters.tag
-        or filters.status
-        or filters.subject
-        or filters.metadata
-    )
-
-
 def _search_by_address(
     *,
     server: Server,
     filters: MessageFilters,
     target: tuple[str, str],
+    conditions: list[tuple[str, Any]],
     count: int,
     offset: int,
 ) -> tuple[int, list[Message]]:
-    """Address or ``@domain`` (plus dates) only: page and count straight from
-    the recipient index, in send order, touching no message beyond the page."""
+    """Address or ``@domain`` searches, driven by the recipient index.
+
+    The recipient rows come in send order from ``rcpt_address_received`` /
+    ``rcpt_domain_received``; any other filters are checked on each row's
+    message through its primary key (a nested loop that stops after the page).
+    With no other filter, page and count never touch a message beyond the page.
+    """
     stream = (filters.messagestream or "outbound").lower()
+    rows = _address_rows(server=server, stream=stream, target=target, filters=filters)
+    for lookup, value in conditions:
+        rows = rows.filter(**{f"message__{lookup}": value})
     ordered = (
-        _address_rows(server=server, stream=stream, target=target, filters=filters)
-        .order_by("-received_at", "-message_id")
+        rows.order_by("-received_at", "-message_id")
         .values_list("received_at", "message_id")
         .distinct()  # an address can be in To and Cc of one message
     )
@@ -314,9 +335,18 @@ def message_search(
     (the edge enforces Postmark's limits). Read-only; safe to call any time.
     """
     target = _recipient_target(filters.recipient)
-    if target and _only_address_and_dates(filters):
+    if target and (connection.vendor == "postgresql" or not filters.metadata):
+        stream = (filters.messagestream or "outbound").lower()
+        conditions = _message_conditions(server=server, stream=stream, filters=filters)
+        if conditions is None:
+            return 0, []
         return _search_by_address(
-            server=server, filters=filters, target=target, count=count, offset=offset
+            server=server,
+            filters=filters,
+            target=target,
+            conditions=conditions,
+            count=count,
+            offset=offset,
         )
     qs = _filtered(server=server, filters=filters)
     page = list(qs.order_by("-received_at", "-id")[offset : offset + count])

@@ -116,6 +116,26 @@ def test_an_at_domain_term_matches_recipients_of_that_domain(archive):
     ]
 
 
+def test_an_address_combines_with_every_other_filter(archive):
+    assert search(archive, recipient="alice@example.org", status="failed")[1] == [
+        "Password reset"
+    ]
+    assert search(archive, recipient="alice@example.org", tag="welcome")[1] == [
+        "Welcome aboard"
+    ]
+    assert search(archive, recipient="bob@example.net", metadata={"plan": "pro"})[
+        1
+    ] == ["Your invoice 42"]
+    assert search(archive, recipient="carol@example.org", subject="REMINDER")[1] == [
+        "Invoice reminder"
+    ]
+    assert search(archive, recipient="alice@example.org", fromemail="security")[1] == [
+        "Password reset"
+    ]
+    assert search(archive, recipient="alice@example.org", fromemail="nobody")[0] == 0
+    assert search(archive, recipient="bob@example.net", status="queued")[0] == 0
+
+
 def test_recipient_searches_use_the_recipient_indexes(archive):
     cases = (
         (MessageFilters(recipient="alice@example.org"), "rcpt_address_received"),
