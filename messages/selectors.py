@@ -8,14 +8,15 @@ docs/architecture.md, "Archive at 100 M messages"):
   ``Message.Meta`` serve as a short backward walk;
 * tag and status are equality columns inside those composite indexes;
 * ``fromemail`` is resolved against the server's few distinct senders (a loose
-  index scan) and becomes an equality on a B-tree; see ``_filter_sender``;
+  index scan) and becomes an equality on a B-tree; see ``_sender_condition``;
 * a complete recipient address is an exact, case-insensitive match read from
   the recipient rows (index ``rcpt_address_received``: tenant, stream,
   lower(email), time), so both the page and the capped count are B-tree range
-  scans; a fragment (``@example.com``, ``alice``) is a substring search;
+  scans, and other filters are checked on each row's message by primary key;
 * ``@domain`` is an exact match on the recipients' domain (index
   ``rcpt_domain_received``, PostgreSQL), the same way;
-* other recipient fragments and subject are ``ILIKE '%term%'`` on the column itself,
+* other recipient fragments (``alice``, ``example.com``) and the subject are
+  ``ILIKE '%term%'`` on the column itself,
   which PostgreSQL answers from the pg_trgm GIN indexes (migration
   ``archive_indexes``); Django's ``icontains`` would wrap the column in
   ``UPPER()`` and miss them;
@@ -331,7 +332,10 @@ def message_search(
 
     Two queries, both index-backed: the page (``LIMIT count OFFSET offset``) and a
     count that stops at ``COUNT_CAP`` (so ``total`` is exact below 10,000 and
-    10,000 at or above it). Preconditions: ``1 <= count`` and ``offset >= 0``
+    10,000 at or above it), skipped when the page shows the end, and answered
+    by an estimate when it overruns its time budget (``_total``). Address and
+    ``@domain`` searches start from the recipient index instead of the message
+    table (``_search_by_address``). Preconditions: ``1 <= count`` and ``offset >= 0``
     (the edge enforces Postmark's limits). Read-only; safe to call any time.
     """
     target = _recipient_target(filters.recipient)
