@@ -7,11 +7,13 @@ routes in its own view module.
 """
 
 from api.views import accounts, email, server, stats, webhooks
+from api.views import messages as messages_views
 
 urlpatterns = [
     *email.urlpatterns,
     *accounts.urlpatterns,
     *server.urlpatterns,
+    *messages_views.urlpatterns,
     *stats.urlpatterns,
     *webhooks.urlpatterns,
 ]

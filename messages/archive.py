@@ -44,3 +44,39 @@ def archive_delete(*, key: str) -> None:
     """Delete one object; safe to call twice."""
     if key:
         storages["archive"].delete(key)
+
+
+def archive_delete_many(*, keys: list[str]) -> int:
+    """Delete many objects; returns how many keys were asked for. Idempotent.
+
+    On S3 this is one ``DeleteObjects`` call per 1,000 keys (the API maximum)
+    instead of one request per object; deleting a missing key is not an error
+    there nor on the local filesystem. Raises if S3 reports a failed key, so the
+    caller keeps the rows that point at it and tries again later.
+    """
+    keys = [key for key in keys if key]
+    if not keys:
+        return 0
+    storage = storages["archive"]
+    bucket = getattr(storage, "bucket", None)
+    if bucket is None:
+        for key in keys:
+            storage.delete(key)
+        return len(keys)
+    from storages.utils import clean_name  # only with the S3 backend
+
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        objects = [
+            {"Key": storage._normalize_name(clean_name(key))}  # noqa: SLF001
+            for key in chunk
+        ]
+        response = bucket.delete_objects(Delete={"Objects": objects, "Quiet": True})
+        errors = response.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise OSError(
+                f"S3 refused to delete {len(errors)} archive objects, e.g. "
+                f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+            )
+    return len(keys)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
 from accounts.models import Server
 
@@ -56,9 +58,46 @@ class Message(models.Model):
     sandboxed = models.BooleanField(default=False)
     received_at = models.DateTimeField(db_index=True)
 
+    # Archive key prefix for servers that keep no content (``store_content=False``):
+    # the raw MIME lives only until every recipient is final, then the purge
+    # sweep deletes it. The prefix lets a tiny partial index find those objects.
+    TRANSIENT_KIND = "transient"
+
     class Meta:
+        # Every ``GET /messages/outbound`` filter is backed by an index that starts
+        # with the tenant and stream and ends with the sort key, so a page is a
+        # short backward index walk. PostgreSQL adds trigram and jsonb GIN
+        # indexes in migration ``archive_indexes`` (substring and metadata search).
         indexes = [
             models.Index(fields=["server", "-received_at"], name="msg_server_received"),
+            models.Index(
+                fields=["server", "message_stream", "-received_at", "-id"],
+                name="msg_stream_received",
+            ),
+            models.Index(
+                fields=["server", "message_stream", "tag", "-received_at", "-id"],
+                name="msg_stream_tag_received",
+            ),
+            models.Index(
+                fields=["server", "message_stream", "status", "-received_at", "-id"],
+                name="msg_stream_status_received",
+            ),
+            models.Index(
+                fields=[
+                    "server",
+                    "message_stream",
+                    "from_email",
+                    "-received_at",
+                    "-id",
+                ],
+                name="msg_stream_from_received",
+            ),
+            # Content-free servers: objects still to delete once delivery is final.
+            models.Index(
+                fields=["server", "id"],
+                name="msg_transient_content",
+                condition=models.Q(archive_key__startswith="transient/"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,9 +134,33 @@ class Recipient(models.Model):
     last_reply = models.TextField(blank=True, default="")
     route = models.CharField(max_length=255, blank=True, default="")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Copies of the message's tenant, stream and time (set by message_send) so
+    # that "messages to this address" is one B-tree range in send order, with
+    # an index-only capped count (archive search; see messages/selectors.py).
+    server = models.ForeignKey(
+        Server,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    message_stream = models.CharField(max_length=30, blank=True, default="")
+    received_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
+            models.Index(
+                F("server"),
+                F("message_stream"),
+                Lower("email"),
+                F("received_at").desc(),
+                F("message").desc(),
+                name="rcpt_address_received",
+                # Covering email lets the capped count be an index-only scan
+                # (PostgreSQL cannot do that from the lower(email) expression).
+                include=["email"],
+            ),
             # The delivery queue: due recipients in order.
             models.Index(
                 fields=["status", "next_attempt_at"],

@@ -332,7 +332,14 @@ def _prepare(
         received_at=now,
     )
     rows = [
-        Recipient(email=address, kind=kind, next_attempt_at=now)
+        Recipient(
+            email=address,
+            kind=kind,
+            next_attempt_at=now,
+            server=server,
+            message_stream=stream.stream_id,
+            received_at=now,
+        )
         for kind, address, _field in recipients
     ]
     result = SendResult(message_id=str(message_uuid), submitted_at=now, to=email.to)
@@ -393,7 +400,9 @@ def _archive_all(prepared: list[_Prepared], written: list[str]) -> None:
         message = item.message
         key = archive_key(
             server_id=message.server_id,
-            kind="messages",
+            # Content-free servers: the MIME is kept only until delivery is final;
+            # the prefix marks it for the purge sweep (messages/retention.py).
+            kind="messages" if message.server.store_content else Message.TRANSIENT_KIND,
             when=message.received_at,
             name=str(message.message_id),
         )

@@ -26,4 +26,12 @@ app.conf.beat_schedule = {
         "task": "webhooks.tasks.webhook_purge",
         "schedule": 3600.0,
     },
+    # Every 10 minutes, forget messages older than their server's retention
+    # period (metadata, recipients, events and raw MIME), and delete the raw MIME
+    # of content-free servers' messages once delivery has finished. Each run is
+    # time-boxed and resumes where the previous one stopped.
+    "purge-archive": {
+        "task": "messages.tasks.purge_archive",
+        "schedule": 600.0,
+    },
 }

@@ -195,6 +195,12 @@ else:
     }
 # Parallel archive writes per batch request (S3 PUTs are network round trips).
 ARCHIVE_WRITE_CONCURRENCY = env_int("ARCHIVE_WRITE_CONCURRENCY", 8)
+# Archive search: time budget of the exact TotalCount (ms); past it, broad
+# searches answer the planner's estimate. 0 = always count exactly (up to 10,000).
+ARCHIVE_COUNT_BUDGET_MS = env_int("ARCHIVE_COUNT_BUDGET_MS", 50)
+# Retention purge: ids per batch (one short transaction each) and seconds per run.
+ARCHIVE_PURGE_BATCH_SIZE = env_int("ARCHIVE_PURGE_BATCH_SIZE", 1000)
+ARCHIVE_PURGE_MAX_SECONDS = env_float("ARCHIVE_PURGE_MAX_SECONDS", 240)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
