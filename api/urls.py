@@ -6,8 +6,9 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import email
+from api.views import email, operations
 
 urlpatterns = [
     *email.urlpatterns,
+    *operations.urlpatterns,
 ]

@@ -12,4 +12,12 @@ app.autodiscover_tasks(["accounts", "messages", "bounces"])
 
 # Every periodic job, in plain English. PostgreSQL is the source of truth; these
 # sweepers make sure nothing waits forever if a broker message is lost.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Every DELIVERY_SWEEP_SECONDS (15 s): put recipients whose worker died
+    # mid-delivery back in the queue, and re-send delivery tasks for mail that
+    # is due (retries after a 4xx, or messages whose task the broker lost).
+    "delivery-sweep": {
+        "task": "messages.tasks.delivery_sweep_task",
+        "schedule": float(os.environ.get("DELIVERY_SWEEP_SECONDS", "15") or 15),
+    },
+}
