@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from .sending import Outcome, Transaction, send_all
 from .verp import verp_encode
 
 logger = logging.getLogger("mail.delivery")
+_BARE_LF = re.compile(rb"\r?\n")
 
 
 @dataclass
@@ -113,6 +115,10 @@ class _Signer:
         raw = archive_get(key=message.archive_key)
         if raw is None:
             return None, return_path
+        if raw.count(b"\n") != raw.count(b"\r\n"):
+            # SMTP wants CRLF (RFC 5321 §2.3.8); fix bare LFs before signing so
+            # the signature covers the bytes actually sent.
+            raw = _BARE_LF.sub(b"\r\n", raw)
         if domain is None or not domain.dkim_private_key:
             logger.warning("no DKIM key for %s; sending unsigned", message.from_email)
             return raw, return_path

@@ -63,6 +63,8 @@ class SinkState:
     directory: Path | None = None
     keep_in_memory: bool = False
     write_eml: bool = True
+    # Seconds to wait before answering DATA (tests: a slow remote server).
+    data_delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     count: int = 0
     _tempfailed: set[str] = field(default_factory=set)
@@ -140,6 +142,8 @@ class SinkHandler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Any, envelope: Any
     ) -> str:
+        if self.state.data_delay:
+            await asyncio.sleep(self.state.data_delay)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         return self.state.accept(
             mail_from=envelope.mail_from or "",

@@ -172,7 +172,9 @@ class SmtpSession:
             sent_data = True
             # smtplib's data() would resend DATA; send the dot-stuffed body
             # ourselves (RFC 5321 §4.5.2 transparency) and read the final reply.
-            body = smtplib._quote_periods(smtplib._fix_eols(data))  # type: ignore[attr-defined]
+            # ``data`` must already use CRLF line ends (the DKIM signature
+            # covers these exact bytes).
+            body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
             smtp.send(body + b".\r\n")
