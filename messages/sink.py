@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Received:
     data: bytes
     peer: str
     received_at: datetime
+    tls: bool = False
 
     def summary(self) -> dict[str, Any]:
         headers = BytesHeaderParser().parsebytes(self.data)
@@ -48,6 +50,7 @@ class Received:
             "subject": str(headers.get("Subject", "")),
             "message_id": str(headers.get("Message-ID", "")),
             "peer": self.peer,
+            "tls": self.tls,
         }
 
 
@@ -89,7 +92,13 @@ class SinkState:
         return None
 
     def accept(
-        self, *, mail_from: str, rcpt_tos: list[str], data: bytes, peer: str
+        self,
+        *,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        peer: str,
+        tls: bool = False,
     ) -> str:
         """Keep one message; returns the 250 reply (with our queue id)."""
         item = Received(
@@ -99,6 +108,7 @@ class SinkState:
             data=data,
             peer=peer,
             received_at=datetime.now(UTC),
+            tls=tls,
         )
         with self._lock:
             self.count += 1
@@ -150,10 +160,11 @@ class SinkHandler:
             rcpt_tos=envelope.rcpt_tos,
             data=envelope.original_content or envelope.content,
             peer=peer,
+            tls=session.ssl is not None,
         )
 
 
-def _smtp_factory(state: SinkState, hostname: str):  # noqa: ANN202
+def _smtp_factory(state: SinkState, hostname: str, tls_context: ssl.SSLContext | None):  # noqa: ANN202
     def factory() -> SMTP:
         # No per-command call limit: delivery reuses one session for many
         # messages (aiosmtpd would otherwise answer 421 after 20 MAILs).
@@ -162,18 +173,24 @@ def _smtp_factory(state: SinkState, hostname: str):  # noqa: ANN202
             hostname=hostname,
             command_call_limit=None,
             data_size_limit=50 * 1024 * 1024,
+            tls_context=tls_context,
         )
 
     return factory
 
 
 async def sink_serve(
-    state: SinkState, host: str, port: int, hostname: str = "sink.localhost"
+    state: SinkState,
+    host: str,
+    port: int,
+    hostname: str = "sink.localhost",
+    tls_context: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
-    """Start listening on the running loop; returns the asyncio server."""
+    """Start listening on the running loop; returns the asyncio server.
+    With ``tls_context`` the sink offers STARTTLS (RFC 3207)."""
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        _smtp_factory(state, hostname), host=host, port=port
+        _smtp_factory(state, hostname, tls_context), host=host, port=port
     )
 
 
@@ -181,8 +198,13 @@ class SinkServer:
     """Runs a sink on a background thread. ``port=0`` picks a free port."""
 
     def __init__(
-        self, state: SinkState | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        state: SinkState | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls_context = tls_context
         self.state = state or SinkState(keep_in_memory=True)
         self.host = host
         self.port = port
@@ -193,7 +215,8 @@ class SinkServer:
     def start(self) -> SinkServer:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            sink_serve(self.state, self.host, self.port), self._loop
+            sink_serve(self.state, self.host, self.port, tls_context=self.tls_context),
+            self._loop,
         )
         self._server = future.result(timeout=10)
         self.port = self._server.sockets[0].getsockname()[1]

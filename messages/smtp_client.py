@@ -79,6 +79,9 @@ class SmtpSession:
                 local_hostname=self.helo or None,
                 source_address=(self.source, 0) if self.source else None,
             )
+            smtp._host = (
+                self.host
+            )  # STARTTLS's SNI/verification name (smtplib sets it only in __init__)
             code, msg = smtp.connect(self.host, self.port)
             if code != 220:
                 smtp.close()

@@ -1,1 +1,0 @@
-from .delivery_helpers import clean_health, pool_to, sink  # noqa: F401
