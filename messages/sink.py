@@ -135,6 +135,14 @@ class SinkHandler:
     def __init__(self, state: SinkState) -> None:
         self.state = state
 
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list
+    ) -> list[str]:
+        # aiosmtpd reads commands line by line, so pipelined commands work;
+        # advertise it (RFC 2920) so clients may batch MAIL/RCPT/DATA.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self,
         server: SMTP,

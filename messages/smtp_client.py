@@ -144,6 +144,13 @@ class SmtpSession:
         result = TransactionResult()
         sent_data = False
         try:
+            if smtp.has_extn("pipelining"):
+                sent_data = self._send_pipelined(
+                    smtp, mail_from, recipients, data, result
+                )
+                self.transactions += 1
+                self.last_used = time.monotonic()
+                return result
             if self._dirty:
                 smtp.rset()
                 self._dirty = False
@@ -173,18 +180,7 @@ class SmtpSession:
                     result.replies[rcpt] = _reply(code, msg)
                 return result
             sent_data = True
-            # smtplib's data() would resend DATA; send the dot-stuffed body
-            # ourselves (RFC 5321 §4.5.2 transparency) and read the final reply.
-            # ``data`` must already use CRLF line ends (the DKIM signature
-            # covers these exact bytes).
-            body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
-            if not body.endswith(b"\r\n"):
-                body += b"\r\n"
-            smtp.send(body + b".\r\n")
-            code, msg = smtp.getreply()
-            self._check_421(code, msg)
-            for rcpt in accepted:
-                result.replies[rcpt] = _reply(code, msg)
+            self._send_body(smtp, data, accepted, result)
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
             raise ConnectionTrouble(
@@ -193,6 +189,76 @@ class SmtpSession:
         self.transactions += 1
         self.last_used = time.monotonic()
         return result
+
+    def _send_pipelined(
+        self,
+        smtp: smtplib.SMTP,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes,
+        result: TransactionResult,
+    ) -> bool:
+        """RFC 2920: MAIL, every RCPT and DATA in one write, then the replies
+        in order; two round trips per message instead of 3 + recipients.
+        Returns whether the body was sent."""
+        commands = []
+        dirty = self._dirty
+        if dirty:
+            commands.append("RSET")
+        commands.append(f"MAIL FROM:{smtplib.quoteaddr(mail_from)}")
+        commands += [f"RCPT TO:{smtplib.quoteaddr(r)}" for r in recipients]
+        commands.append("DATA")
+        smtp.send(("\r\n".join(commands) + "\r\n").encode("utf-8"))
+        if dirty:
+            self._check_421(*smtp.getreply())
+            self._dirty = False
+        mail_code, mail_msg = smtp.getreply()
+        self._check_421(mail_code, mail_msg)
+        accepted = []
+        for rcpt in recipients:
+            code, msg = smtp.getreply()
+            self._check_421(code, msg)
+            if mail_code != 250:
+                result.replies[rcpt] = _reply(mail_code, mail_msg)
+            elif code in (250, 251):
+                accepted.append(rcpt)
+            else:
+                result.replies[rcpt] = _reply(code, msg)
+        code, msg = smtp.getreply()
+        self._check_421(code, msg)
+        if code != 354:
+            self._dirty = True
+            for rcpt in accepted:
+                result.replies[rcpt] = _reply(code, msg)
+            return False
+        if not accepted:
+            # RFC 2920 §3.1: a server should refuse DATA when no recipient was
+            # accepted; one that said 354 anyway gets an empty body, ignored.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+            return False
+        self._send_body(smtp, data, accepted, result)
+        return True
+
+    def _send_body(
+        self,
+        smtp: smtplib.SMTP,
+        data: bytes,
+        accepted: list[str],
+        result: TransactionResult,
+    ) -> None:
+        # smtplib's data() would resend DATA; send the dot-stuffed body
+        # ourselves (RFC 5321 §4.5.2 transparency) and read the final reply.
+        # ``data`` must already use CRLF line ends (the DKIM signature covers
+        # these exact bytes).
+        body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body + b".\r\n")
+        code, msg = smtp.getreply()
+        self._check_421(code, msg)
+        for rcpt in accepted:
+            result.replies[rcpt] = _reply(code, msg)
 
     def _check_421(
         self, code: int, msg: bytes, *, maybe_delivered: bool = False
