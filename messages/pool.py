@@ -309,9 +309,11 @@ class RouteTracker:
     pool costs one read per batch.
     """
 
-    def __init__(self, routes: list[Route] | None = None) -> None:
+    def __init__(
+        self, routes: list[Route] | None = None, store: HealthStore | None = None
+    ) -> None:
         self.routes = routes if routes is not None else pool_routes()
-        self.store = health_store()
+        self.store = store or health_store()
         self.states = self.store.states([r.name for r in self.routes])
         self.failed_now: set[str] = set()
 

@@ -83,16 +83,14 @@ class MemoryStore:
 
 def test_routes_are_chosen_by_weight():
     routes = pool_parse("smtp://a:25?weight=3,smtp://b:25?weight=1")
-    tracker = RouteTracker(routes)
-    tracker.store = MemoryStore()
+    tracker = RouteTracker(routes, store=MemoryStore())
     picks = Counter(tracker.choose().host for _ in range(4000))
     assert 0.70 < picks["a"] / 4000 < 0.80
 
 
 def test_a_failed_route_is_skipped_until_its_cooldown_ends():
     routes = pool_parse("smtp://a:25?weight=100,smtp://b:25")
-    tracker = RouteTracker(routes)
-    tracker.store = MemoryStore()
+    tracker = RouteTracker(routes, store=MemoryStore())
     tracker.failure(routes[0], "connection refused")
     assert {tracker.choose().host for _ in range(50)} == {"b"}
     tracker.failure(routes[1], "timed out")
