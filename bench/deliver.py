@@ -15,6 +15,8 @@ Modes:
 * ``latency``: ``POST /email`` at a steady ``--rate`` msg/s for ``--seconds``;
   accept → delivered per message from the database (``finished_at`` minus
   ``received_at``, i.e. recorded after the remote 250), p50/p99.
+* ``drain``: delivery alone: submit with no worker running, then start
+  ``--worker-procs`` workers and time first → last delivery (database).
 * ``postfix``: a throwaway Postfix (config and queue under /tmp) relaying
   ``smtp-source`` → postfix → ``smtp-sink``, ``--sessions`` parallel sessions,
   2 KB messages; time until smtp-sink has counted every message.
@@ -98,9 +100,30 @@ class Stack:
 
     def __enter__(self) -> Stack:
         (ROOT / "var").mkdir(exist_ok=True)
-        self.spawn(
-            [PY, "manage.py", "sink", "--keep", "none", "--port", str(self.sink_port)]
-        )
+        if self.args.sink == "smtp-sink":
+            # Postfix's C sink, as in the Postfix reference run: the comparison
+            # then measures the two MTAs, not two sinks.
+            self.spawn(
+                [
+                    "/usr/sbin/smtp-sink",
+                    "-u",
+                    "postfix",
+                    f"127.0.0.1:{self.sink_port}",
+                    "256",
+                ]
+            )
+        else:
+            self.spawn(
+                [
+                    PY,
+                    "manage.py",
+                    "sink",
+                    "--keep",
+                    "none",
+                    "--port",
+                    str(self.sink_port),
+                ]
+            )
         self.spawn(
             [
                 PY,
@@ -115,6 +138,13 @@ class Stack:
                 "warning",
             ]
         )
+        if self.args.mode != "drain":
+            self.start_worker()
+        wait_port(self.sink_port)
+        wait_port(self.web_port)
+        return self
+
+    def start_worker(self) -> None:
         self.spawn(
             [
                 PY,
@@ -131,10 +161,7 @@ class Stack:
                 "--prefetch-multiplier=1",
             ]
         )
-        wait_port(self.sink_port)
-        wait_port(self.web_port)
         time.sleep(3)  # worker boot
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for proc in self.procs:
@@ -156,9 +183,8 @@ def setup_tenant() -> str:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from tests.factories import make_tenant
-
     from accounts.models import Account
+    from tests.factories import make_tenant
 
     Account.objects.filter(name="bench").delete()
     return make_tenant("bench", domain="bench.example.com").server_token
@@ -253,6 +279,38 @@ def run_throughput(stack: Stack, token: str, args: argparse.Namespace) -> dict:
         "accept_rate": round(args.messages / (accepted - started), 1),
         "end_to_end_seconds": round(done - started, 3),
         "end_to_end_rate": round(args.messages / (done - started), 1),
+    }
+
+
+def run_drain(stack: Stack, token: str, args: argparse.Namespace) -> dict:
+    """Delivery alone: submit with no worker running, then start the workers
+    and measure first → last delivery from the database."""
+    reset_queue()
+    url = f"http://127.0.0.1:{stack.web_port}/email/batch"
+    headers = {"X-Postmark-Server-Token": token, "Content-Type": "application/json"}
+    session = requests.Session()
+    for start in range(0, args.messages, args.batch):
+        chunk = [body(i) for i in range(start, min(start + args.batch, args.messages))]
+        session.post(
+            url, data=json.dumps(chunk), headers=headers, timeout=120
+        ).raise_for_status()
+    stack.start_worker()
+    wait_delivered(args.messages, timeout=max(120, args.messages / 20))
+    from django.db.models import Max, Min
+
+    from messages.models import Recipient
+
+    span = Recipient.objects.aggregate(
+        first=Min("finished_at"), last=Max("finished_at")
+    )
+    seconds = (span["last"] - span["first"]).total_seconds()
+    worker = stack.procs.pop()
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=30)
+    return {
+        "messages": args.messages,
+        "delivery_seconds": round(seconds, 3),
+        "delivery_rate": round(args.messages / seconds, 1),
     }
 
 
@@ -482,7 +540,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["throughput", "latency", "postfix", "all"])
+    parser.add_argument(
+        "mode", choices=["throughput", "latency", "postfix", "drain", "all"]
+    )
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument(
         "--batch", type=int, default=500, help="messages per /email/batch"
@@ -496,6 +556,12 @@ def main() -> None:
     )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-procs", type=int, default=2)
+    parser.add_argument(
+        "--sink",
+        choices=["smtp-sink", "ours"],
+        default="smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else "ours",
+        help="receiver for our stack: Postfix's smtp-sink (default) or manage.py sink",
+    )
     parser.add_argument("--delivery-batch", type=int, default=100)
     args = parser.parse_args()
 
@@ -507,6 +573,15 @@ def main() -> None:
             "median_rate": median_of(runs, "end_to_end_rate"),
         }
         print("postfix", json.dumps(summary["postfix"]), flush=True)
+    if args.mode == "drain":
+        token = setup_tenant()
+        with Stack(args) as stack:
+            runs = [run_drain(stack, token, args) for _ in range(args.runs)]
+        summary["drain"] = {
+            "runs": runs,
+            "median_rate": median_of(runs, "delivery_rate"),
+        }
+        print("drain", json.dumps(summary["drain"]), flush=True)
     if args.mode in ("throughput", "latency", "all"):
         token = setup_tenant()
         with Stack(args) as stack:

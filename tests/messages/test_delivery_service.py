@@ -236,3 +236,39 @@ def test_the_sweeper_requeues_stale_claims(tenant, sink, pool_to, settings):
     row = message.recipients.get()
     assert row.status == Recipient.Status.QUEUED
     assert report.messages_enqueued == 1
+
+
+def test_a_worker_whose_claim_was_taken_over_records_nothing(tenant, sink, pool_to):
+    """The lease expired, the sweeper re-queued the row and another worker
+    claimed it: the first worker's late outcome must not be recorded twice."""
+    from messages.delivery import DeliveryReport, outcomes_record
+    from messages.sending import Outcome
+
+    pool_to(sink.port)
+    message = send(tenant)
+    first_claim = timezone.now() - timedelta(minutes=10)
+    row = message.recipients.get()
+    Recipient.objects.filter(id=row.id).update(status="sending", claimed_at=first_claim)
+    Recipient.objects.filter(id=row.id).update(claimed_at=timezone.now())  # taken over
+    row.refresh_from_db()
+    row = Recipient.objects.select_related("message__server").get(id=row.id)
+
+    report = DeliveryReport()
+    outcomes_record(
+        outcomes=[Outcome(key=row.id, kind="delivered", reply="250 ok")],
+        rows={row.id: row},
+        claimed_at=first_claim,
+        report=report,
+    )
+
+    assert report.lost == 1 and report.delivered == 0
+    assert message.events.count() == 0
+    assert Recipient.objects.get(id=row.id).status == "sending"
+
+
+def test_the_sweeper_is_scheduled_in_celery_beat():
+    from postmark_clone.celery import app
+
+    schedule = app.conf.beat_schedule["delivery-sweep"]
+    assert schedule["task"] == "messages.tasks.delivery_sweep_task"
+    assert schedule["schedule"] <= 60
