@@ -20,7 +20,8 @@ Modes:
 * ``postfix``: a throwaway Postfix (config and queue under /tmp) relaying
   ``smtp-source`` → postfix → ``smtp-sink``, ``--sessions`` parallel sessions,
   2 KB messages; time until smtp-sink has counted every message.
-* ``all``: the three, then the ratio ours/Postfix.
+* ``dkim``: signing rate on one core, dkimpy alone vs our ``cryptography`` RSA step.
+* ``all``: dkim, postfix, throughput, latency, then the ratio ours/Postfix.
 
 Each mode runs ``--runs`` times and reports the median; the JSON summary is
 printed on the last line. The stack (gunicorn ``--web-workers``, Celery
@@ -532,6 +533,45 @@ def run_postfix(args: argparse.Namespace) -> dict:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def run_dkim(args: argparse.Namespace) -> dict:
+    """Signing rate on one core: dkimpy alone vs dkimpy + ``cryptography`` RSA."""
+    from messages.dkim import (
+        dkim_keypair_generate,
+        dkim_sign,
+        dkim_sign_reference,
+        dkim_verify,
+    )
+
+    private_pem, public = dkim_keypair_generate()
+    text = ("The quick brown fox jumps over the lazy dog. " * 38)[:1700]
+    message = (
+        "From: Bench <sender@bench.example.com>\r\nTo: user@example.org\r\n"
+        "Subject: Benchmark\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\n"
+        "Message-ID: <1@bench.example.com>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+    ).encode()
+    out = {}
+    for fn in (dkim_sign, dkim_sign_reference):
+        signed = fn(
+            message=message,
+            domain="bench.example.com",
+            selector="s",
+            private_pem=private_pem,
+        )
+        assert dkim_verify(message=signed, txt_lookup=lambda _n: f"k=rsa; p={public}")
+        n, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 3:
+            fn(
+                message=message,
+                domain="bench.example.com",
+                selector="s",
+                private_pem=private_pem,
+            )
+            n += 1
+        out[fn.__name__ + "_per_second"] = round(n / (time.perf_counter() - started), 1)
+    return out
+
+
 def median_of(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results if key in r)
 
@@ -541,7 +581,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "mode", choices=["throughput", "latency", "postfix", "drain", "all"]
+        "mode", choices=["throughput", "latency", "postfix", "drain", "dkim", "all"]
     )
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument(
@@ -573,6 +613,17 @@ def main() -> None:
             "median_rate": median_of(runs, "end_to_end_rate"),
         }
         print("postfix", json.dumps(summary["postfix"]), flush=True)
+    if args.mode in ("dkim", "all"):
+        import django
+
+        django.setup()
+        runs = [run_dkim(args) for _ in range(args.runs)]
+        summary["dkim"] = {
+            "runs": runs,
+            "median_cryptography": median_of(runs, "dkim_sign_per_second"),
+            "median_dkimpy": median_of(runs, "dkim_sign_reference_per_second"),
+        }
+        print("dkim", json.dumps(summary["dkim"]), flush=True)
     if args.mode == "drain":
         token = setup_tenant()
         with Stack(args) as stack:
