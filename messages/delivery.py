@@ -137,7 +137,11 @@ def delivery_run(
     """Deliver the due queued recipients of ``message_ids`` (or any due ones).
 
     Claims batches of ``DELIVERY_BATCH_SIZE`` until nothing is left to claim
-    (or ``max_batches``). Returns quietly when another worker holds the rows.
+    (or ``max_batches``). A batch not filled by ``message_ids`` is topped up
+    with any other due recipients: under load, when tasks queue up behind each
+    other, one task then carries many messages over one connection and one
+    commit per chunk instead of one each (the later tasks find their rows taken
+    and return at once). Returns quietly when another worker holds the rows.
     Safe to call twice and concurrently: claims are exclusive, and outcomes are
     recorded only for rows this call still holds.
     """
@@ -145,9 +149,10 @@ def delivery_run(
     batches = 0
     while max_batches is None or batches < max_batches:
         now = timezone.now()
-        ids = recipients_claim(
-            message_ids=message_ids, limit=settings.DELIVERY_BATCH_SIZE, now=now
-        )
+        size = settings.DELIVERY_BATCH_SIZE
+        ids = recipients_claim(message_ids=message_ids, limit=size, now=now)
+        if message_ids is not None and len(ids) < size:
+            ids += recipients_claim(message_ids=None, limit=size - len(ids), now=now)
         if not ids:
             break
         batches += 1
