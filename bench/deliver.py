@@ -317,15 +317,18 @@ def run_drain(stack: Stack, token: str, args: argparse.Namespace) -> dict:
 
 def run_latency(stack: Stack, token: str, args: argparse.Namespace) -> dict:
     reset_queue()
-    url = f"http://127.0.0.1:{stack.web_port}/email"
+    # --latency-batch 1: one POST /email per message; N > 1: POST /email/batch
+    # of N messages every N/rate seconds (the same steady message rate).
+    per = args.latency_batch
+    url = f"http://127.0.0.1:{stack.web_port}/email" + ("/batch" if per > 1 else "")
     headers = {"X-Postmark-Server-Token": token, "Content-Type": "application/json"}
-    total = int(args.rate * args.seconds)
-    interval = 1.0 / args.rate
+    total = int(args.rate * args.seconds) // per * per
+    interval = per / args.rate
     start = time.monotonic() + 0.5
     late = 0
     errors = 0
     lock = threading.Lock()
-    counter = iter(range(total))
+    counter = iter(range(total // per))
 
     def client() -> None:
         nonlocal late, errors
@@ -341,8 +344,9 @@ def run_latency(stack: Stack, token: str, args: argparse.Namespace) -> dict:
                 time.sleep(delay)
             elif delay < -0.05:
                 late += 1
+            payload = body(i) if per == 1 else [body(i * per + k) for k in range(per)]
             response = session.post(
-                url, data=json.dumps(body(i)), headers=headers, timeout=30
+                url, data=json.dumps(payload), headers=headers, timeout=30
             )
             if response.status_code != 200:
                 errors += 1
@@ -604,6 +608,9 @@ def main() -> None:
         choices=["smtp-sink", "ours"],
         default="smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else "ours",
         help="receiver for our stack: Postfix's smtp-sink (default) or manage.py sink",
+    )
+    parser.add_argument(
+        "--latency-batch", type=int, default=1, help="latency: messages per request"
     )
     parser.add_argument("--delivery-batch", type=int, default=100)
     args = parser.parse_args()
