@@ -6,7 +6,7 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import accounts, email, server, stats, webhooks
+from api.views import accounts, email, operations, server, stats, webhooks
 from api.views import messages as messages_views
 
 urlpatterns = [
@@ -16,4 +16,5 @@ urlpatterns = [
     *messages_views.urlpatterns,
     *stats.urlpatterns,
     *webhooks.urlpatterns,
+    *operations.urlpatterns,
 ]

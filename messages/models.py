@@ -194,3 +194,22 @@ class MessageEvent(models.Model):
         indexes = [
             models.Index(fields=["message", "created_at"], name="event_message_time")
         ]
+
+
+class RouteHealth(models.Model):
+    """Health of one sender-pool route when Redis is not configured (the Redis
+    store keeps the same fields in a hash). The admin lists the live pool."""
+
+    name = models.CharField(max_length=255, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    down_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sender pool route"
+        verbose_name_plural = "sender pool routes"
+
+    def __str__(self) -> str:
+        return self.name

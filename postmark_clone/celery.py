@@ -34,4 +34,11 @@ app.conf.beat_schedule = {
         "task": "messages.tasks.purge_archive",
         "schedule": 600.0,
     },
+    # Every DELIVERY_SWEEP_SECONDS (15 s): put recipients whose worker died
+    # mid-delivery back in the queue, and re-send delivery tasks for mail that
+    # is due (retries after a 4xx, or messages whose task the broker lost).
+    "delivery-sweep": {
+        "task": "messages.tasks.delivery_sweep_task",
+        "schedule": float(os.environ.get("DELIVERY_SWEEP_SECONDS", "15") or 15),
+    },
 }

@@ -216,6 +216,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The filesystem broker is polled; 0.1 s keeps `make run` delivery
+        # well under a second after the API accepts a message.
+        "polling_interval": 0.1,
     }
     # kombu's filesystem transport does not create its folders; a fresh clone's
     # `make run` starts the web process and the worker before anything else could.
@@ -266,6 +269,30 @@ DELIVERY_DISPATCH_WINDOW_MS = env_float("DELIVERY_DISPATCH_WINDOW_MS", 5)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 SMTP_TIMEOUT_SECONDS = env_float("SMTP_TIMEOUT_SECONDS", 30)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
+# Retries after a 4xx: base × 2^(attempt-1) seconds, ±25 % jitter, capped.
+DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 60)
+DELIVERY_RETRY_MAX_SECONDS = env_float("DELIVERY_RETRY_MAX_SECONDS", 3600)
+# A route that fails is skipped for base × 2^(failures-1) seconds, capped.
+DELIVERY_ROUTE_COOLDOWN_SECONDS = env_float("DELIVERY_ROUTE_COOLDOWN_SECONDS", 10)
+DELIVERY_ROUTE_COOLDOWN_MAX_SECONDS = env_float(
+    "DELIVERY_ROUTE_COOLDOWN_MAX_SECONDS", 600
+)
+# The sweeper runs this often, and re-enqueues first attempts that have waited
+# longer than the grace period with no worker claiming them (lost broker message).
+DELIVERY_SWEEP_SECONDS = env_float("DELIVERY_SWEEP_SECONDS", 15)
+DELIVERY_SWEEP_GRACE_SECONDS = env_float("DELIVERY_SWEEP_GRACE_SECONDS", 60)
+# Outcomes are committed every N transactions, which bounds the duplicates a
+# worker killed mid-batch can cause (see docs/delivery.md).
+DELIVERY_RECORD_EVERY = env_int("DELIVERY_RECORD_EVERY", 20)
+# Prometheus multiprocess mode: every process writes its counters here and
+# GET /metrics sums them. Wipe the directory when restarting every process.
+PROMETHEUS_MULTIPROC_DIR = env_str(
+    "PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus")
+)
+if PROMETHEUS_MULTIPROC_DIR:
+    # prometheus_client reads the variable when first imported, after settings.
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
 
 # --- SMTP submission ------------------------------------------------------------
 SMTPD_HOST = env_str("SMTPD_HOST", "127.0.0.1")
@@ -310,6 +337,8 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", Fals
 # --- Sink (development receiver) ----------------------------------------------------
 SINK_HOST = env_str("SINK_HOST", "127.0.0.1")
 SINK_PORT = env_int("SINK_PORT", 2625)
+# Where the sink keeps what it received (index.jsonl + .eml files).
+SINK_DIR = Path(env_str("SINK_DIR", str(VAR_DIR / "sink")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -331,5 +360,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # aiosmtpd logs every SMTP command at INFO under "mail.log".
+        "mail.log": {"level": "WARNING"},
+    },
 }

@@ -7,6 +7,9 @@ from django.test import Client
 
 from .factories import Tenant, make_tenant
 
+# Delivery fixtures (sink on an ephemeral port, SENDER_POOL, clean route health).
+from .messages.delivery_helpers import clean_health, pool_to, sink  # noqa: F401, E402
+
 
 @pytest.fixture
 def tenant(db) -> Tenant:
