@@ -6,8 +6,12 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import email
+from api.views import bounces, email, pool_webhooks, suppressions
 
 urlpatterns = [
     *email.urlpatterns,
+    *bounces.urlpatterns,
+    *suppressions.urlpatterns,
+    # Before the tenant /webhooks/{id} routes: "bounce" is not a webhook id.
+    *pool_webhooks.urlpatterns,
 ]
