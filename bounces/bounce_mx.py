@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .reports import bounce_mx_rcpt_verdict, bounce_mx_receive
 
@@ -26,11 +26,14 @@ MAX_REPORT_BYTES = 10 * 1024 * 1024
 
 
 def _in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ORM work in a pool thread and close its connection afterwards: the
+    pool's threads are anonymous and long-lived, and the bounce MX is low
+    volume, so a connection per call is cheaper than leaking one per thread."""
     close_old_connections()
     try:
         return func(*args, **kwargs)
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 class BounceMxHandler:
