@@ -265,6 +265,7 @@ class PoolBounce:
     status: str = ""
     diagnostic: str = ""
     type: str | None = None
+    permanent: bool = False  # the reporter says permanent (SES "Permanent")
 
 
 def pool_bounces_from_json(payload: Any) -> list[PoolBounce]:
@@ -348,6 +349,7 @@ def _ses_bounces(envelope: dict[str, Any]) -> list[PoolBounce]:
                 status=str(r.get("status") or ""),
                 diagnostic=str(r.get("diagnosticCode") or ""),
                 type=bounce_type,
+                permanent=bounce.get("bounceType") == "Permanent",
             )
             for r in bounce.get("bouncedRecipients") or []
             if isinstance(r, dict)
@@ -424,7 +426,9 @@ def pool_bounces_record(
             bounce_type = classify.classify(
                 status=item.status, diagnostic=item.diagnostic
             ).type
-            if bounce_type == "Unknown" and item.status.startswith("5"):
+            if bounce_type == "Unknown" and (
+                item.permanent or item.status.startswith("5")
+            ):
                 bounce_type = "HardBounce"
         bounces.append(
             bounce_record(

@@ -523,6 +523,36 @@ def bounce_testing_record(
     return recorded
 
 
+def smtp_api_error_record(
+    *,
+    server: Server,
+    emails: list[str],
+    error: str,
+    message: Message | None = None,
+    message_stream: str = "outbound",
+) -> list[Bounce]:
+    """Record what Postmark calls an ``SMTPApiError``: a message accepted at SMTP
+    DATA (always 250) that could not be sent to ``emails``, e.g. inactive
+    recipients (postmark-api.md §11). One bounce per address, counted as
+    ``SMTPApiErrors``; the bounce webhook fires only with the server's
+    ``EnableSmtpApiErrorHooks``. ``message`` is None when nothing was stored
+    (every recipient refused). Not idempotent."""
+    return [
+        bounce_record(
+            server=server,
+            message=message,
+            email=email,
+            bounce_type="SMTPApiError",
+            details=error,
+            raw_report=error.encode(),
+            origin="smtp_api",
+            message_stream=message_stream,
+            recipient_status=Recipient.Status.SUPPRESSED,
+        )
+        for email in emails
+    ]
+
+
 def bounce_dump(*, bounce: Bounce) -> str:
     """The archived raw report of ``bounce`` as text ("" when none or purged).
     Object-storage read: never call inside a transaction."""
@@ -537,6 +567,7 @@ __all__ = [
     "bounce_record",
     "bounce_testing_record",
     "bounce_testing_type",
+    "smtp_api_error_record",
     "suppression_add",
     "suppression_delete",
 ]

@@ -126,7 +126,7 @@ def message_send_batch(
     prepared = _drop_inactive(server=server, prepared=prepared, results=results)
     if prepared:
         _store([item for _index, item in prepared])
-        _record_test_bounces([item for _index, item in prepared])
+        _after_store([item for _index, item in prepared])
     return results
 
 
@@ -190,14 +190,24 @@ def _drop_inactive(
     return kept
 
 
-def _record_test_bounces(prepared: list[_Prepared]) -> None:
-    """Bounce testing: after commit, record each simulated bounce (webhook and
-    all) for rows stored as ``test`` — never queued, so never delivered."""
-    from bounces.services import bounce_testing_record
+def _after_store(prepared: list[_Prepared]) -> None:
+    """After commit (bounces archive their report, which is I/O): record the
+    simulated bounces of bounce testing (rows stored as ``test``, never queued,
+    so never delivered), and for SMTP submissions the skipped inactive
+    recipients as ``SMTPApiError`` records (SMTP has no ``Message`` to say it)."""
+    from bounces.services import bounce_testing_record, smtp_api_error_record
 
     for item in prepared:
         if item.test_bounces:
             bounce_testing_record(message=item.message, bounces=item.test_bounces)
+        if item.email.raw is not None and item.result.inactive:
+            smtp_api_error_record(
+                server=item.message.server,
+                message=item.message,
+                message_stream=item.message.message_stream,
+                emails=item.result.inactive,
+                error=item.result.message,
+            )
 
 
 def _check_structure(
