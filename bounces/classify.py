@@ -142,7 +142,8 @@ def classify(
     ``action`` the DSN ``Action``, ``kind`` a ``bounces.dsn.KIND_*`` value and
     ``smtp_code`` the reply code of a synchronous rejection. Pure and total.
     """
-    text = diagnostic or ""
+    # Reasons are short; bounding the text bounds the regex work on hostile input.
+    text = (diagnostic or "")[:4000]
     # A DSN "Status: 5.0.0" next to "550 5.1.1 ..." in the diagnostic (Gmail) is
     # less specific than the diagnostic; prefer the one with a non-zero subject.
     status = _most_specific(status, enhanced_status(text))

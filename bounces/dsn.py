@@ -82,8 +82,12 @@ class ParsedReport:
 _UUID_RE = re.compile(
     r"\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b", re.I
 )
+# Bounded repetitions and a "not inside a word" lookbehind keep the scan linear
+# (an unbounded ``[...]+@`` rescans a long run of letters from every position).
 _ADDRESS_RE = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]+"
+    r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-])"
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{1,64}@"
+    r"[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}"
 )
 _ENHANCED_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 
@@ -107,7 +111,7 @@ def parse_report(raw: bytes) -> ParsedReport:
 
 def _parse_into(msg: Message, report: ParsedReport) -> None:
     content_type = msg.get_content_type()
-    report_type = (msg.get_param("report-type") or "").__str__().lower()
+    report_type = str(msg.get_param("report-type") or "").lower()
     if content_type == "multipart/report" and report_type == "feedback-report":
         _parse_arf(msg, report)
         return
@@ -165,7 +169,8 @@ def _parse_dsn(msg: Message, report: ParsedReport) -> None:
     text_part = _find_part(msg, "text/plain")
     if text_part is not None:
         report.summary = _decoded_text(text_part)[:2000]
-    report.mta = _guess_generator(msg, report)
+    hints = " ".join(key for block in blocks[:2] for key in block)
+    report.mta = _guess_generator(msg, report, hints)
     _read_returned_message(msg, report)
 
 
@@ -308,10 +313,16 @@ def _find_returned_headers_in_text(text: str, report: ParsedReport) -> None:
 
 _QMAIL_RE = re.compile(r"This is the qmail-send program", re.I)
 _QMAIL_RCPT_RE = re.compile(
-    r"^<([^>\s]+@[^>\s]+)>:\s*\n(.*?)(?=^<[^>]+>:|^---|\Z)", re.M | re.S
+    r"^<([^>\s@]{1,64}@[^>\s@]{1,255})>:[ \t]*\n(.*?)(?=^<[^>\n]{1,330}>:|^---|\Z)",
+    re.M | re.S,
 )
 _EXIM_RE = re.compile(r"following address(?:\(es\))? failed", re.I)
-_EXIM_RCPT_RE = re.compile(r"^\s{2,}(\S+@\S+?)\s*\n((?:\s{4,}.*\n?)+)", re.M)
+# Horizontal whitespace only and one "@": no nested or overlapping repetition,
+# so a hostile body cannot make the match quadratic.
+_EXIM_RCPT_RE = re.compile(
+    r"^[ \t]{2,}([^\s@]{1,64}@[^\s@]{1,255})[ \t]*\n((?:[ \t]{4,}\S.*(?:\n|\Z))+)",
+    re.M,
+)
 _EXCHANGE_RE = re.compile(
     r"Delivery has failed to these recipients|Your message did not reach some or all"
     r"|couldn't be delivered|could not be delivered to",
@@ -418,15 +429,16 @@ def is_auto_reply(msg: Message) -> bool:
 # --- Helpers --------------------------------------------------------------------
 
 
-def _guess_generator(msg: Message, report: ParsedReport) -> str:
-    status_part = _find_part(msg, "message/delivery-status")
+def _guess_generator(msg: Message, report: ParsedReport, hints: str) -> str:
+    # ``hints``: field names of the delivery-status blocks (X-Postfix-Queue-ID…).
+    # Never ``str(part)``: re-serialising a hostile part is quadratic in stdlib.
     haystack = " ".join(
         [
-            report.reporting_mta,
-            _header(msg, "From"),
+            report.reporting_mta[:200],
+            _header(msg, "From")[:200],
             report.summary[:400],
-            _header(msg, "Received"),
-            str(status_part)[:2000] if status_part is not None else "",
+            _header(msg, "Received")[:400],
+            hints[:2000],
         ]
     ).lower()
     for needle, name in (
