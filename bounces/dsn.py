@@ -169,7 +169,10 @@ def _parse_dsn(msg: Message, report: ParsedReport) -> None:
     text_part = _find_part(msg, "text/plain")
     if text_part is not None:
         report.summary = _decoded_text(text_part)[:2000]
-    hints = " ".join(key for block in blocks[:2] for key in block)
+    hints = " ".join(
+        [key for block in blocks[:2] for key in block]
+        + [r.diagnostic_type[:40] for r in report.recipients[:5]]
+    )
     report.mta = _guess_generator(msg, report, hints)
     _read_returned_message(msg, report)
 
@@ -430,7 +433,8 @@ def is_auto_reply(msg: Message) -> bool:
 
 
 def _guess_generator(msg: Message, report: ParsedReport, hints: str) -> str:
-    # ``hints``: field names of the delivery-status blocks (X-Postfix-Queue-ID…).
+    # ``hints``: delivery-status field names (X-Postfix-Queue-ID) and
+    # Diagnostic-Code types (X-Postfix).
     # Never ``str(part)``: re-serialising a hostile part is quadratic in stdlib.
     haystack = " ".join(
         [
