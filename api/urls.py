@@ -6,7 +6,17 @@ every pattern here is lower-case without a trailing slash. Each area keeps its
 routes in its own view module.
 """
 
-from api.views import accounts, email, operations, server, stats, webhooks
+from api.views import (
+    accounts,
+    bounces,
+    email,
+    operations,
+    pool_webhooks,
+    server,
+    stats,
+    suppressions,
+    webhooks,
+)
 from api.views import messages as messages_views
 
 urlpatterns = [
@@ -14,7 +24,11 @@ urlpatterns = [
     *accounts.urlpatterns,
     *server.urlpatterns,
     *messages_views.urlpatterns,
+    *bounces.urlpatterns,
+    *suppressions.urlpatterns,
     *stats.urlpatterns,
+    # Before the tenant /webhooks/{id} routes: "bounce" is not a webhook id.
+    *pool_webhooks.urlpatterns,
     *webhooks.urlpatterns,
     *operations.urlpatterns,
 ]

@@ -156,3 +156,33 @@ class DailyStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.message_stream} {self.tag_key!r} {self.name}"
+class UnmatchedReport(models.Model):
+    """A report the bounce MX or the pool webhook could not tie to one of our
+    messages and recipients (no VERP, unknown Message-ID, purged rows). Kept for
+    the operator, with the raw report in the archive; visible in the admin."""
+
+    class Source(models.TextChoices):
+        BOUNCE_MX = "bounce_mx"
+        POOL_WEBHOOK = "pool_webhook"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    received_at = models.DateTimeField(db_index=True)
+    mail_from = models.CharField(max_length=320, blank=True, default="")
+    rcpt_to = models.TextField(blank=True, default="")
+    kind = models.CharField(max_length=16, blank=True, default="")
+    bounce_type = models.CharField(max_length=32, blank=True, default="")
+    email = models.CharField(max_length=320, blank=True, default="")
+    original_message_id = models.CharField(max_length=998, blank=True, default="")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    dump_key = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.received_at:%Y-%m-%d %H:%M} {self.email}"
+
+
+class PoolWebhookNonce(models.Model):
+    """Signatures (or SNS MessageIds) already accepted by ``POST /webhooks/bounce``,
+    kept until ``expires_at`` so a replay inside the freshness window is refused."""
+
+    key = models.CharField(max_length=128, unique=True)
+    expires_at = models.DateTimeField(db_index=True)

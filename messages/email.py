@@ -40,3 +40,6 @@ class OutboundEmail:
     raw: bytes | None = None
     envelope_recipients: list[str] | None = None
     keep_message_id: bool = False
+    # X-PM-Bounce-Type read by the SMTP edge (the API passes it in ``headers``):
+    # simulate that bounce instead of delivering (bounce testing).
+    bounce_type: str = ""

@@ -50,6 +50,8 @@ class _Prepared:
     recipients: list[Recipient]
     raw: bytes
     result: SendResult
+    # Bounce testing: rows that get a simulated bounce instead of delivery.
+    test_bounces: list[tuple[Recipient, str]] = field(default_factory=list)
 
 
 # Per-process caches of rarely-changing rows (postmark_clone.lookup_cache).
@@ -125,7 +127,7 @@ def message_send_batch(
     ctx = _SendContext(server)
     now = timezone.now()
     results: list[SendResult | ApplicationError] = []
-    prepared: list[_Prepared] = []
+    prepared: list[tuple[int, _Prepared]] = []
     for email in emails:
         if isinstance(email, ApplicationError):
             results.append(email)
@@ -136,11 +138,93 @@ def message_send_batch(
             results.append(exc)
             continue
         assert item is not None
-        prepared.append(item)
+        prepared.append((len(results), item))
         results.append(item.result)
+    prepared = _drop_inactive(server=server, prepared=prepared, results=results)
     if prepared:
-        _store(prepared)
+        _store([item for _index, item in prepared])
+        _after_store([item for _index, item in prepared])
     return results
+
+
+def _drop_inactive(
+    *,
+    server: Server,
+    prepared: list[tuple[int, _Prepared]],
+    results: list[SendResult | ApplicationError],
+) -> list[tuple[int, _Prepared]]:
+    """Apply the streams' suppression lists (one query per stream per batch):
+    a message whose recipients are all inactive becomes error 406; inactive
+    recipients of the others are stored as ``suppressed`` and named in
+    ``Message`` (Postmark's exact wording, which clients parse; §2.2 and §3)."""
+    from bounces.selectors import inactive_recipients
+
+    wanted: dict[str, set[str]] = {}
+    for _index, item in prepared:
+        wanted.setdefault(item.message.message_stream, set()).update(
+            row.email.lower() for row in item.recipients
+        )
+    inactive = {
+        stream: inactive_recipients(server=server, message_stream=stream, emails=emails)
+        for stream, emails in wanted.items()
+    }
+    kept = []
+    for index, item in prepared:
+        dead = inactive[item.message.message_stream]
+        unique = {r.email.lower(): r.email for r in reversed(item.recipients)}
+        found = [
+            unique[key]
+            for key in dict.fromkeys(
+                r.email.lower() for r in item.recipients if r.email.lower() in dead
+            )
+        ]
+        if found and len(found) == len(unique):
+            results[index] = ApplicationError(
+                406,
+                "You tried to send to recipient(s) that have been marked as "
+                f"inactive. Found inactive addresses: {', '.join(found)}. Inactive "
+                "recipients are ones that have generated a hard bounce, a spam "
+                "complaint, or a manual suppression.",
+            )
+            continue
+        if found:
+            for row in item.recipients:
+                if row.email.lower() in dead:
+                    row.status = Recipient.Status.SUPPRESSED
+                    row.finished_at = item.message.received_at
+            item.test_bounces = [
+                (row, kind)
+                for row, kind in item.test_bounces
+                if row.status != Recipient.Status.SUPPRESSED
+            ]
+            item.result.inactive = found
+            item.result.message = (
+                "Message OK, but will not deliver to these inactive addresses: "
+                f"{', '.join(found)}. Inactive recipients are ones that have "
+                "generated a hard bounce or a spam complaint."
+            )
+        kept.append((index, item))
+    return kept
+
+
+def _after_store(prepared: list[_Prepared]) -> None:
+    """After commit (bounces archive their report, which is I/O): record the
+    simulated bounces of bounce testing (rows stored as ``test``, never queued,
+    so never delivered), and for SMTP submissions the skipped inactive
+    recipients as ``SMTPApiError`` records (SMTP has no ``Message`` to say it)."""
+    from bounces.services import bounce_testing_record, smtp_api_error_record
+
+    for item in prepared:
+        if item.test_bounces:
+            bounce_testing_record(message=item.message, bounces=item.test_bounces)
+        if item.email.raw is not None and item.result.inactive:
+            smtp_api_error_record(
+                server=item.message.server,
+                message=item.message,
+                message_stream=item.message.message_stream,
+                emails=item.result.inactive,
+                error=item.result.message,
+            )
 
 
 def _check_structure(
@@ -342,10 +426,39 @@ def _prepare(
         )
         for kind, address, _field in recipients
     ]
+    test_bounces = _bounce_testing(email=email, rows=rows, now=now)
     result = SendResult(message_id=str(message_uuid), submitted_at=now, to=email.to)
     return _Prepared(
-        email=email, message=message, recipients=rows, raw=raw, result=result
+        email=email,
+        message=message,
+        recipients=rows,
+        raw=raw,
+        result=result,
+        test_bounces=test_bounces,
     )
+
+
+def _bounce_testing(
+    *, email: OutboundEmail, rows: list[Recipient], now: datetime
+) -> list[tuple[Recipient, str]]:
+    """Rows to bounce instead of deliver: ``X-PM-Bounce-Type`` (API ``Headers``,
+    the SMTP edge's ``bounce_type``, or the raw message's header) or an address
+    at the bounce-testing domain. Marks them ``test`` so no worker claims them."""
+    from bounces.services import bounce_testing_type
+
+    header = email.bounce_type or next(
+        (v for n, v in email.headers if n.lower() == "x-pm-bounce-type"), ""
+    )
+    if not header and email.raw is not None:
+        header = str(mime.read_headers(email.raw).get("X-PM-Bounce-Type", "") or "")
+    chosen = []
+    for row in rows:
+        bounce_type = bounce_testing_type(address=row.email, header=header)
+        if bounce_type is not None:
+            row.status = Recipient.Status.TEST
+            row.finished_at = now
+            chosen.append((row, bounce_type))
+    return chosen
 
 
 def _store(prepared: list[_Prepared]) -> None:

@@ -307,6 +307,20 @@ SMTPD_AUTH_REQUIRE_TLS = env_bool("SMTPD_AUTH_REQUIRE_TLS", True)
 BOUNCE_MX_HOST = env_str("BOUNCE_MX_HOST", "127.0.0.1")
 BOUNCE_MX_PORT = env_int("BOUNCE_MX_PORT", 2526)
 BOUNCE_TESTING_DOMAIN = env_str("BOUNCE_TESTING_DOMAIN", "bounce-testing.localhost")
+# Operator mailboxes at the bounce MX for ARF feedback loops / abuse reports
+# (accepted without VERP; matched by the returned message's X-PM-Message-Id).
+BOUNCE_MX_FBL_ADDRESSES = env_list("BOUNCE_MX_FBL_ADDRESSES", [])
+# Per-route secrets for POST /webhooks/bounce: "route_name=secret,route2=secret2".
+POOL_WEBHOOK_SECRETS = dict(
+    (name.strip(), secret.strip())
+    for name, _, secret in (
+        item.partition("=")
+        for item in env_secret("POOL_WEBHOOK_SECRETS", "").split(",")
+    )
+    if name.strip() and secret.strip()
+)
+# Signed requests older or newer than this are refused (replay protection).
+POOL_WEBHOOK_MAX_SKEW_SECONDS = env_int("POOL_WEBHOOK_MAX_SKEW_SECONDS", 300)
 
 # --- Statistics and tenant webhooks -------------------------------------------------
 # Time zone whose calendar days the /stats/outbound* counters use (Postmark: US
