@@ -27,12 +27,22 @@ def bounce_record(
     details: str = "",
     raw_report: bytes | None = None,
     origin: str = "delivery",
+    from_header: str = "",
+    subject: str = "",
+    tag: str = "",
+    message_stream: str = "",
+    dump_key: str = "",
 ) -> Bounce:
     """Record one bounce for ``email`` (classifying it when ``bounce_type`` is None),
     add the message's Bounced event and finish its recipient row.
 
     The bounces issue completes this (classification, suppression, stats,
     webhooks, raw report archive). Not idempotent: each call is a new bounce.
+
+    With ``message=None`` (e.g. an SMTP submission rejected before any Message
+    row existed) ``from_header``, ``subject``, ``tag`` and ``message_stream``
+    describe what was submitted, and ``dump_key`` points at an already archived
+    copy of the raw submission.
     """
     bounce_type = bounce_type or "HardBounce"
     now = timezone.now()
@@ -41,14 +51,17 @@ def bounce_record(
             server=server,
             message=message,
             message_uuid=message.message_id if message else None,
-            message_stream=message.message_stream if message else "outbound",
+            message_stream=(
+                message.message_stream if message else message_stream or "outbound"
+            ),
             type=bounce_type,
             type_code=TYPE_CODES[bounce_type],
             email=email,
-            from_header=message.from_header if message else "",
-            subject=message.subject if message else "",
-            tag=message.tag if message else "",
+            from_header=message.from_header if message else from_header[:512],
+            subject=message.subject if message else subject[:2000],
+            tag=message.tag if message else tag[:1000],
             details=details or diagnostic,
+            dump_key=dump_key,
             bounced_at=now,
         )
         if message is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import getaddresses
 
 from django.conf import settings
 from django.db import transaction
@@ -59,6 +60,20 @@ class _SendContext:
                 server=self.server, stream_id=key, archived_at__isnull=True
             ).first()
         return self._streams[key]
+
+    def inactive(self, stream_id: str, addresses: list[str]) -> list[str]:
+        """The lower-cased ``addresses`` suppressed on the stream (one query)."""
+        from bounces.models import Suppression  # bounces depends on messages
+
+        wanted = {a.lower() for a in addresses}
+        if not wanted:
+            return []
+        found = set(
+            Suppression.objects.filter(
+                server=self.server, message_stream=stream_id, email__in=wanted
+            ).values_list("email", flat=True)
+        )
+        return [a for a in dict.fromkeys(a.lower() for a in addresses) if a in found]
 
     def sender_domain(self, address: str) -> Domain | None:
         if self._domains is None:
@@ -160,10 +175,23 @@ def _check_structure(
                 "Attachments ContentID", attachment.content_id
             )
     else:
+        # SMTP: the envelope decides who receives; the headers only say how each
+        # recipient was addressed (an envelope-only recipient is a Bcc).
+        cc_set = {a.lower() for _n, a in getaddresses([email.cc]) if a}
+        bcc_set = {a.lower() for _n, a in getaddresses([email.bcc]) if a}
         for address in email.envelope_recipients or []:
             if not validation.is_valid_address(address):
                 raise ApplicationError(300, f"Invalid 'To' address: '{address}'.")
-            recipients.append((Recipient.Kind.TO, address, "To"))
+            lowered = address.lower()
+            if lowered in bcc_set:
+                recipients.append((Recipient.Kind.BCC, address, "Bcc"))
+            elif lowered in cc_set:
+                recipients.append((Recipient.Kind.CC, address, "Cc"))
+            else:
+                recipients.append((Recipient.Kind.TO, address, "To"))
+        # Raw submissions describe their MIME attachments (names only).
+        for attachment in email.attachments:
+            validation.check_attachment_name(attachment.name)
     if len(email.subject) > 2000:
         raise ApplicationError(300, "The Subject is longer than 2000 characters.")
     if len(email.tag) > 1000:
@@ -201,6 +229,18 @@ def _prepare(
             f"The 'From' address you supplied ({email.from_header}) is not a Sender "
             "Signature on your account. Please add and confirm this address in order "
             "to be able to use it in the 'From' field of your messages.",
+        )
+
+    # Suppressed (inactive) recipients: all of them → 406; some → deliver to the
+    # others and say so (Postmark's texts, clients parse them; §3 of the notes).
+    inactive = ctx.inactive(stream.stream_id, [a for _k, a, _f in recipients])
+    if inactive and len(inactive) == len({a.lower() for _k, a, _f in recipients}):
+        raise ApplicationError(
+            406,
+            "You tried to send to recipient(s) that have been marked as inactive. "
+            f"Found inactive addresses: {', '.join(inactive)}. Inactive recipients "
+            "are ones that have generated a hard bounce, a spam complaint, or a "
+            "manual suppression.",
         )
 
     message_uuid = uuid.uuid4()
@@ -251,11 +291,27 @@ def _prepare(
         sandboxed=server.delivery_type == Server.DeliveryType.SANDBOX,
         received_at=now,
     )
+    inactive_set = set(inactive)
     rows = [
         Recipient(email=address, kind=kind, next_attempt_at=now)
+        if address.lower() not in inactive_set
+        else Recipient(
+            email=address,
+            kind=kind,
+            next_attempt_at=now,
+            status=Recipient.Status.SUPPRESSED,
+            finished_at=now,
+        )
         for kind, address, _field in recipients
     ]
     result = SendResult(message_id=str(message_uuid), submitted_at=now, to=email.to)
+    if inactive:
+        result.inactive = inactive
+        result.message = (
+            "Message OK, but will not deliver to these inactive addresses: "
+            f"{', '.join(inactive)}. Inactive recipients are ones that have "
+            "generated a hard bounce or a spam complaint."
+        )
     return _Prepared(
         email=email, message=message, recipients=rows, raw=raw, result=result
     )
