@@ -297,5 +297,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # aiosmtpd logs every SMTP command line at INFO: too chatty (and slow).
+        "mail.log": {"level": env_str("SMTPD_PROTOCOL_LOG_LEVEL", "WARNING")},
+    },
 }

@@ -277,10 +277,11 @@ class SubmissionSMTP(SMTP):
             self.close_soon()
             return AuthResult(
                 success=False,
+                handled=False,
                 message="421 4.7.0 Too many failed authentication attempts; "
                 "closing connection",
             )
-        return AuthResult(success=False, message=str(outcome.reply))
+        return AuthResult(success=False, handled=False, message=str(outcome.reply))
 
 
 class SubmissionHandler:
