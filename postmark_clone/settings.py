@@ -299,7 +299,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # aiosmtpd logs every SMTP command line at INFO: too chatty (and slow).
-        "mail.log": {"level": env_str("SMTPD_PROTOCOL_LOG_LEVEL", "WARNING")},
+        # aiosmtpd logs every command at INFO and a deprecation per AUTH: too chatty.
+        "mail.log": {"level": env_str("SMTPD_PROTOCOL_LOG_LEVEL", "ERROR")},
     },
 }

@@ -32,7 +32,7 @@ from bounces.services import bounce_record
 from messages.archive import archive_key, archive_put
 from messages.email import Attachment, OutboundEmail
 from messages.selectors import message_get
-from messages.services import message_send
+from messages.services import SendResult, message_send_batch
 from messages.validation import MAX_RECIPIENTS, is_valid_address, normalize_track_links
 from postmark_clone.errors import ApplicationError
 
@@ -331,6 +331,15 @@ def parse_submission(
     )
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One SMTP transaction as the edge received it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
 def submit(
     *, server: Server, mail_from: str, rcpt_tos: list[str], data: bytes
 ) -> Reply:
@@ -344,36 +353,62 @@ def submit(
     ``451`` and nothing half-done is visible. Not idempotent: every call is a new
     message.
     """
-    parsed = parse_submission(data=data, envelope_recipients=rcpt_tos)
+    return submit_batch(
+        server=server,
+        submissions=[Submission(mail_from=mail_from, rcpt_tos=rcpt_tos, data=data)],
+    )[0]
+
+
+def submit_batch(*, server: Server, submissions: list[Submission]) -> list[Reply]:
+    """``submit`` for several transactions of one server at once (group commit).
+
+    The valid messages are committed in one transaction through
+    ``message_send_batch`` (one stream and domain lookup, one delivery task);
+    the replies come back in order. Same guarantees as ``submit``; if the
+    commit fails, the exception fails every message of the batch (the edge
+    answers ``451`` to each, nothing is stored).
+    """
+    parsed = [
+        parse_submission(data=item.data, envelope_recipients=item.rcpt_tos)
+        for item in submissions
+    ]
+    emails: list[OutboundEmail | ApplicationError] = [
+        p.error if p.error is not None else p.email for p in parsed
+    ]
+    results = message_send_batch(server=server, emails=emails)
+    replies = []
+    for item, result in zip(parsed, results, strict=True):
+        if isinstance(result, ApplicationError):
+            replies.append(_record_rejection(server=server, parsed=item, error=result))
+        else:
+            replies.append(_accepted(server=server, parsed=item, result=result))
+    return replies
+
+
+def _accepted(*, server: Server, parsed: ParsedSubmission, result: SendResult) -> Reply:
     note = f" (MIME defects: {', '.join(parsed.defects)})" if parsed.defects else ""
-    if parsed.error is not None:
-        return _record_rejection(server=server, parsed=parsed, error=parsed.error)
-    try:
-        result = message_send(server=server, email=parsed.email)
-    except ApplicationError as exc:
-        return _record_rejection(server=server, parsed=parsed, error=exc)
     if parsed.defects:
         log.info("message %s stored raw with defects: %s", result.message_id, note)
-    if result.inactive:
-        message = message_get(server=server, message_id=result.message_id)
-        with transaction.atomic():
-            for address in result.inactive:
-                bounce_record(
-                    server=server,
-                    message=message,
-                    email=address,
-                    bounce_type=SMTP_API_ERROR,
-                    details=f"ErrorCode 406: {address} is inactive (suppressed) "
-                    "on this stream; not delivered to this recipient.",
-                    origin="smtp",
-                )
-        return Reply(
-            250,
-            "2.0.0",
-            f"OK: queued as {result.message_id}; not delivered to inactive "
-            f"recipients: {', '.join(result.inactive)}{note}",
-        )
-    return Reply(250, "2.0.0", f"OK: queued as {result.message_id}{note}")
+    if not result.inactive:
+        return Reply(250, "2.0.0", f"OK: queued as {result.message_id}{note}")
+    message = message_get(server=server, message_id=result.message_id)
+    with transaction.atomic():
+        for address in result.inactive:
+            bounce_record(
+                server=server,
+                message=message,
+                email=address,
+                bounce_type=SMTP_API_ERROR,
+                details=f"ErrorCode 406: {address} is inactive (suppressed) "
+                "on this stream; not delivered to this recipient.",
+                origin="smtp",
+            )
+    return Reply(
+        250,
+        "2.0.0",
+        f"OK: queued as {result.message_id}; not delivered to inactive "
+        f"recipients: {', '.join(result.inactive)}{note}",
+    )
 
 
 def _record_rejection(

@@ -15,6 +15,7 @@ from typing import Any
 from .handler import (
     ConnectionRegistry,
     CoreExecutor,
+    GroupCommitter,
     SmtpdConfig,
     SubmissionHandler,
     SubmissionSMTP,
@@ -51,7 +52,8 @@ class SubmissionServer:
             rate=config.token_rate,
             burst=config.token_burst,
         )
-        self.handler = SubmissionHandler(bucket=self.bucket)
+        self.committer = GroupCommitter(self.executor)
+        self.handler = SubmissionHandler(bucket=self.bucket, committer=self.committer)
         self._servers: list[asyncio.base_events.Server] = []
         self.bound_ports: list[int] = []
         self.bound_tls_ports: list[int] = []
@@ -110,6 +112,7 @@ class SubmissionServer:
         for server in self._servers:
             await server.wait_closed()
         await asyncio.sleep(0.05)  # let connection_lost callbacks run
+        await self.committer.stop()
         if isinstance(self.bucket, RedisBucket):
             await self.bucket.close()
         await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown)

@@ -306,7 +306,7 @@ def test_a_message_without_any_header_is_recorded(tenant):
 
 
 def test_the_edge_never_shows_exception_details():
-    handler = SubmissionHandler(bucket=LocalBucket(rate=1, burst=1))
+    handler = SubmissionHandler(bucket=LocalBucket(rate=1, burst=1), committer=None)
     error = RuntimeError("password=hunter2 /srv/x.py")
     status = asyncio.run(handler.handle_exception(error))
     assert status == "451 4.3.0 Local error in processing; try again later"
