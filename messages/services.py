@@ -52,6 +52,9 @@ class _SendContext:
         self.server = server
         self._streams: dict[str, MessageStream | None] = {}
         self._domains: list[Domain] | None = None
+        # Every recipient address of the batch (lower-cased), for ``inactive``.
+        self.candidates: set[str] = set()
+        self._inactive: dict[str, tuple[set[str], set[str]]] = {}
 
     def stream(self, stream_id: str) -> MessageStream | None:
         key = stream_id.lower()
@@ -62,17 +65,24 @@ class _SendContext:
         return self._streams[key]
 
     def inactive(self, stream_id: str, addresses: list[str]) -> list[str]:
-        """The lower-cased ``addresses`` suppressed on the stream (one query)."""
+        """The lower-cased ``addresses`` suppressed on the stream. One query per
+        stream and batch: the first call looks up every address of the batch
+        (``candidates``), later calls are answered from that."""
         from bounces.models import Suppression  # bounces depends on messages
 
         wanted = {a.lower() for a in addresses}
         if not wanted:
             return []
-        found = set(
-            Suppression.objects.filter(
-                server=self.server, message_stream=stream_id, email__in=wanted
-            ).values_list("email", flat=True)
-        )
+        checked, found = self._inactive.setdefault(stream_id, (set(), set()))
+        missing = wanted - checked
+        if missing:
+            lookup = missing | (self.candidates - checked)
+            found.update(
+                Suppression.objects.filter(
+                    server=self.server, message_stream=stream_id, email__in=lookup
+                ).values_list("email", flat=True)
+            )
+            checked.update(lookup)
         return [a for a in dict.fromkeys(a.lower() for a in addresses) if a in found]
 
     def sender_domain(self, address: str) -> Domain | None:
@@ -121,6 +131,15 @@ def message_send_batch(
     are passed through. Valid items are committed together in one transaction.
     """
     ctx = _SendContext(server)
+    for email in emails:
+        if isinstance(email, OutboundEmail):
+            if email.raw is not None:
+                ctx.candidates.update(
+                    a.lower() for a in email.envelope_recipients or []
+                )
+            else:
+                pairs = getaddresses([email.to, email.cc, email.bcc])
+                ctx.candidates.update(a.lower() for _n, a in pairs if a)
     now = timezone.now()
     results: list[SendResult | ApplicationError] = []
     prepared: list[_Prepared] = []
