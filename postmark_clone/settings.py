@@ -266,8 +266,9 @@ SMTPD_MAX_CONNECTIONS = env_int("SMTPD_MAX_CONNECTIONS", 1000)
 # Shared through Redis when REDIS_URL is set, in-process otherwise.
 SMTPD_TOKEN_RATE = env_float("SMTPD_TOKEN_RATE", 2000)
 SMTPD_TOKEN_BURST = env_int("SMTPD_TOKEN_BURST", 4000)
-# Threads running the synchronous core (each holds one database connection).
-SMTPD_WORKERS = env_int("SMTPD_WORKERS", 16)
+# Threads running the synchronous core, one DB connection and one group-commit
+# batch in flight each: few threads make bigger batches (less work per message).
+SMTPD_WORKERS = env_int("SMTPD_WORKERS", 2)
 
 # --- Bounce MX ---------------------------------------------------------------------
 BOUNCE_MX_HOST = env_str("BOUNCE_MX_HOST", "127.0.0.1")

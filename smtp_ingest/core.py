@@ -22,7 +22,7 @@ from email.header import decode_header, make_header
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import Server
@@ -378,10 +378,25 @@ def submit_batch(*, server: Server, submissions: list[Submission]) -> list[Reply
     results = message_send_batch(server=server, emails=emails)
     replies = []
     for item, result in zip(parsed, results, strict=True):
+        # The valid messages are committed by now: a failure while recording
+        # one item's SMTPApiError must not turn the others' 250 into a 451
+        # (their clients would retry and duplicate them).
         if isinstance(result, ApplicationError):
-            replies.append(_record_rejection(server=server, parsed=item, error=result))
+            try:
+                reply = _record_rejection(server=server, parsed=item, error=result)
+            except (DatabaseError, OSError):
+                log.exception("could not record an SMTPApiError; answering 451")
+                reply = TEMPORARY_FAILURE
         else:
-            replies.append(_accepted(server=server, parsed=item, result=result))
+            try:
+                reply = _accepted(server=server, parsed=item, result=result)
+            except (DatabaseError, OSError):
+                log.exception(
+                    "message %s stored; its SMTPApiError records failed",
+                    result.message_id,
+                )
+                reply = Reply(250, "2.0.0", f"OK: queued as {result.message_id}")
+        replies.append(reply)
     return replies
 
 

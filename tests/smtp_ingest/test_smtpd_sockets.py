@@ -419,3 +419,58 @@ def test_twenty_parallel_sessions_are_all_committed(start_server, client_tls, te
     assert len(set(replies)) == 100
     assert Message.objects.filter(message_id__in=replies).count() == 100
     assert Recipient.objects.count() == 100
+
+
+def test_connections_over_the_limit_get_421_at_the_greeting(start_server):
+    server = start_server(max_connections=1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as first:
+        assert first.recv(1000).startswith(b"220 ")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as second:
+            assert second.recv(1000).startswith(b"421 4.3.2 ")
+
+
+def test_the_smtpd_command_serves_starttls_and_implicit_tls_ports(tmp_path, client_tls):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    plain, implicit = free_port(), free_port()
+    env = dict(os.environ, VAR_DIR=str(tmp_path), SMTPD_HOSTNAME="smtp.test")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "manage.py"), "smtpd", "--port", str(plain)]
+        + ["--tls-port", str(implicit)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = smtplib.SMTP("127.0.0.1", plain, timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with client:
+            client.ehlo()
+            assert "starttls" in client.esmtp_features
+            client.starttls(context=client_tls)
+            client.ehlo()
+            assert client.esmtp_features["auth"].split() == ["LOGIN", "PLAIN"]
+        with smtplib.SMTP_SSL("127.0.0.1", implicit, context=client_tls) as client:
+            assert client.ehlo()[1].startswith(b"smtp.test")
+        # The development certificate was generated under VAR_DIR.
+        assert (tmp_path / "tls" / "smtpd-dev-cert.pem").exists()
+    finally:
+        proc.terminate()
+        proc.wait(15)
