@@ -45,8 +45,14 @@ class _Prepared:
     result: SendResult
 
 
-class _SendContext:
-    """Per-call caches so a batch of 500 reads streams and domains once."""
+class SendContext:
+    """Per-call caches so a batch of 500 reads streams and domains once.
+
+    A long-lived edge (SMTP) may keep one per server and thread for a couple of
+    seconds and pass it to ``message_send_batch(context=...)``: streams and
+    domains are then read once per interval, not once per batch. Suppressions
+    are never reused across batches.
+    """
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -106,7 +112,7 @@ def message_validate(*, email: OutboundEmail, server: Server | None) -> None:
     if server is None:
         _check_structure(email)
         return
-    _prepare(email=email, ctx=_SendContext(server), now=timezone.now(), check_only=True)
+    _prepare(email=email, ctx=SendContext(server), now=timezone.now(), check_only=True)
 
 
 def message_send(*, server: Server, email: OutboundEmail) -> SendResult:
@@ -123,14 +129,23 @@ def message_send(*, server: Server, email: OutboundEmail) -> SendResult:
 
 
 def message_send_batch(
-    *, server: Server, emails: list[OutboundEmail | ApplicationError]
+    *,
+    server: Server,
+    emails: list[OutboundEmail | ApplicationError],
+    context: SendContext | None = None,
 ) -> list[SendResult | ApplicationError]:
     """Accept many messages at once; one result or error per input, in order.
 
     Items that are already ``ApplicationError`` (the edge could not parse them)
     are passed through. Valid items are committed together in one transaction.
+    ``context`` (same server, one thread at a time) reuses stream and domain
+    lookups from earlier calls.
     """
-    ctx = _SendContext(server)
+    if context is not None and context.server.id == server.id:
+        ctx = context
+        ctx.candidates, ctx._inactive = set(), {}
+    else:
+        ctx = SendContext(server)
     for email in emails:
         if isinstance(email, OutboundEmail):
             if email.raw is not None:
@@ -221,7 +236,7 @@ def _check_structure(
 
 
 def _prepare(
-    *, email: OutboundEmail, ctx: _SendContext, now: datetime, check_only: bool = False
+    *, email: OutboundEmail, ctx: SendContext, now: datetime, check_only: bool = False
 ) -> _Prepared | None:
     server = ctx.server
     _from_name, from_address, recipients = _check_structure(email)

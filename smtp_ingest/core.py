@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from email import policy
@@ -22,6 +24,7 @@ from email.header import decode_header, make_header
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -32,7 +35,7 @@ from bounces.services import bounce_record
 from messages.archive import archive_key, archive_put
 from messages.email import Attachment, OutboundEmail
 from messages.selectors import message_get
-from messages.services import SendResult, message_send_batch
+from messages.services import SendContext, SendResult, message_send_batch
 from messages.validation import MAX_RECIPIENTS, is_valid_address, normalize_track_links
 from postmark_clone.errors import ApplicationError
 
@@ -375,7 +378,9 @@ def submit_batch(*, server: Server, submissions: list[Submission]) -> list[Reply
     emails: list[OutboundEmail | ApplicationError] = [
         p.error if p.error is not None else p.email for p in parsed
     ]
-    results = message_send_batch(server=server, emails=emails)
+    results = message_send_batch(
+        server=server, emails=emails, context=_send_context(server)
+    )
     replies = []
     for item, result in zip(parsed, results, strict=True):
         # The valid messages are committed by now: a failure while recording
@@ -398,6 +403,27 @@ def submit_batch(*, server: Server, submissions: list[Submission]) -> list[Reply
                 reply = Reply(250, "2.0.0", f"OK: queued as {result.message_id}")
         replies.append(reply)
     return replies
+
+
+_local = threading.local()
+
+
+def _send_context(server: Server) -> SendContext:
+    """This thread's stream/domain lookups for ``server``, at most
+    ``SMTPD_LOOKUP_CACHE_SECONDS`` old (0 disables the reuse)."""
+    ttl = settings.SMTPD_LOOKUP_CACHE_SECONDS
+    contexts: dict[int, tuple[float, SendContext]] = _local.__dict__.setdefault(
+        "contexts", {}
+    )
+    now = time.monotonic()
+    cached = contexts.get(server.id)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    context = SendContext(server)
+    if len(contexts) > 1000:
+        contexts.clear()
+    contexts[server.id] = (now, context)
+    return context
 
 
 def _accepted(*, server: Server, parsed: ParsedSubmission, result: SendResult) -> Reply:
