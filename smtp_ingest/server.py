@@ -102,6 +102,7 @@ class SubmissionServer:
         """Stop listening, tell live clients ``421`` (RFC 5321 §3.8), clean up."""
         for server in self._servers:
             server.close()
+        tasks = []
         for protocol in list(self.registry.live):
             transport = protocol.transport
             if transport is not None and not transport.is_closing():
@@ -109,6 +110,10 @@ class SubmissionServer:
                     b"421 4.3.2 Service shutting down; try again later\r\n"
                 )
                 transport.close()
+            if protocol._handler_coroutine is not None:
+                protocol._handler_coroutine.cancel()
+                tasks.append(protocol._handler_coroutine)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
         await asyncio.sleep(0.05)  # let connection_lost callbacks run
