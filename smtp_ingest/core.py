@@ -281,7 +281,7 @@ def parse_submission(
             metadata[name] = _decoded(item.value)
             continue
         if key not in STRIPPED_HEADERS:
-            kept.extend(item.lines)
+            kept.append(b"".join(item.lines))  # a folded field stays folded
             if key in ("from", "to", "cc", "subject") and key not in values:
                 values[key] = item.value
             if key in ("content-type", "content-disposition"):
@@ -312,7 +312,7 @@ def parse_submission(
     cc = _address_header(values.get("cc", ""))
     addressed = {a.lower() for _n, a in getaddresses([to, cc]) if a}
     bcc = [r for r in dict.fromkeys(envelope_recipients) if r.lower() not in addressed]
-    raw = newline.join(kept) + newline + newline + body if kept else data
+    raw = newline.join(kept) + newline + newline + body if fields else data
     email = OutboundEmail(
         from_header=_address_header(values.get("from", "")),
         to=to,

@@ -138,6 +138,26 @@ def test_it_reads_and_strips_postmark_headers_keeping_the_rest_byte_for_byte(ten
     assert parsed.error is None and parsed.defects == []
 
 
+def test_folded_headers_stay_folded_and_folded_control_headers_are_read(tenant):
+    data = mime(
+        tenant,
+        Subject="A long subject line that a client\r\n folded onto two lines",
+        extra="X-PM-Tag:\r\n folded-tag\r\nX-PM-Metadata-note: one\r\n\ttwo\r\n",
+    )
+    email = core.parse_submission(
+        data=data, envelope_recipients=["alice@example.org"]
+    ).email
+    assert email.subject == "A long subject line that a client folded onto two lines"
+    assert email.tag == "folded-tag"
+    assert email.metadata == {"note": "one\ttwo"}
+    assert (
+        b"Subject: A long subject line that a client\r\n folded onto two lines\r\n"
+        b"Message-ID:" in email.raw
+    )
+    assert b"folded-tag" not in email.raw and b"X-PM" not in email.raw
+    assert email.raw.count(b"\r\n\r\n") == 1
+
+
 def test_envelope_recipients_missing_from_to_and_cc_are_bcc(tenant):
     data = mime(tenant, Cc="Bob <BOB@example.org>")
     parsed = core.parse_submission(
