@@ -156,6 +156,8 @@ class DailyStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.message_stream} {self.tag_key!r} {self.name}"
+
+
 class UnmatchedReport(models.Model):
     """A report the bounce MX or the pool webhook could not tie to one of our
     messages and recipients (no VERP, unknown Message-ID, purged rows). Kept for

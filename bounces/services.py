@@ -101,6 +101,9 @@ def bounce_record(
     dump_key: str = "",
     recipient_status: str | None = None,
     bounced_at: datetime | None = None,
+    from_header: str = "",
+    subject: str = "",
+    tag: str = "",
 ) -> Bounce:
     """Record one bounce for ``email`` and apply its consequences, atomically.
 
@@ -121,6 +124,9 @@ def bounce_record(
     ``origin`` is ``delivery`` (synchronous rejection), ``bounce_mx``,
     ``pool_webhook``, ``smtp_api`` or ``bounce_testing``. Not idempotent: each
     call is a new bounce (edges dedupe replays before calling).
+    With ``message=None`` (an SMTP submission rejected before any Message row
+    existed) ``from_header``, ``subject``, ``tag`` and ``message_stream`` describe
+    what was submitted, and ``dump_key`` may point at its archived raw copy.
     """
     now = bounced_at or timezone.now()
     email = (email or "").strip()
@@ -131,7 +137,7 @@ def bounce_record(
     stream = message.message_stream if message else (message_stream or "outbound")
     context = _Context(
         message_stream=stream,
-        tag=message.tag if message else "",
+        tag=message.tag if message else tag[:1000],
         metadata=dict(message.metadata or {}) if message else {},
     )
     content = ""
@@ -153,8 +159,8 @@ def bounce_record(
             type=bounce_type,
             type_code=TYPE_CODES[bounce_type],
             email=email[:320],
-            from_header=message.from_header if message else "",
-            subject=message.subject if message else "",
+            from_header=message.from_header if message else from_header[:512],
+            subject=message.subject if message else subject[:2000],
             tag=context.tag,
             description=DESCRIPTIONS.get(bounce_type, ""),
             details=(details or diagnostic or smtp_status)[:10000],

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.errors import MessageError
+from email.utils import getaddresses
 
 from django.conf import settings
 from django.db import transaction
@@ -59,8 +60,14 @@ _stream_cache: LookupCache[MessageStream] = LookupCache("send-streams")
 _domain_cache: LookupCache[list[Domain]] = LookupCache("send-domains")
 
 
-class _SendContext:
-    """Per-call caches so a batch of 500 reads streams and domains once."""
+class SendContext:
+    """Per-call caches so a batch of 500 reads streams and domains once.
+
+    A long-lived edge (SMTP) may keep one per server and thread for a couple of
+    seconds and pass it to ``message_send_batch(context=...)``: streams and
+    domains are then read once per interval, not once per batch. Suppressions
+    are never reused across batches.
+    """
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -100,7 +107,7 @@ def message_validate(*, email: OutboundEmail, server: Server | None) -> None:
     if server is None:
         _check_structure(email)
         return
-    _prepare(email=email, ctx=_SendContext(server), now=timezone.now(), check_only=True)
+    _prepare(email=email, ctx=SendContext(server), now=timezone.now(), check_only=True)
 
 
 def message_send(*, server: Server, email: OutboundEmail) -> SendResult:
@@ -117,14 +124,22 @@ def message_send(*, server: Server, email: OutboundEmail) -> SendResult:
 
 
 def message_send_batch(
-    *, server: Server, emails: list[OutboundEmail | ApplicationError]
+    *,
+    server: Server,
+    emails: list[OutboundEmail | ApplicationError],
+    context: SendContext | None = None,
 ) -> list[SendResult | ApplicationError]:
     """Accept many messages at once; one result or error per input, in order.
 
     Items that are already ``ApplicationError`` (the edge could not parse them)
     are passed through. Valid items are committed together in one transaction.
+    ``context`` (same server, one thread at a time) reuses stream and domain
+    lookups from earlier calls.
     """
-    ctx = _SendContext(server)
+    if context is not None and context.server.id == server.id:
+        ctx = context
+    else:
+        ctx = SendContext(server)
     now = timezone.now()
     results: list[SendResult | ApplicationError] = []
     prepared: list[tuple[int, _Prepared]] = []
@@ -262,10 +277,23 @@ def _check_structure(
                 "Attachments ContentID", attachment.content_id
             )
     else:
+        # SMTP: the envelope decides who receives; the headers only say how each
+        # recipient was addressed (an envelope-only recipient is a Bcc).
+        cc_set = {a.lower() for _n, a in getaddresses([email.cc]) if a}
+        bcc_set = {a.lower() for _n, a in getaddresses([email.bcc]) if a}
         for address in email.envelope_recipients or []:
             if not validation.is_valid_address(address):
                 raise ApplicationError(300, f"Invalid 'To' address: '{address}'.")
-            recipients.append((Recipient.Kind.TO, address, "To"))
+            lowered = address.lower()
+            if lowered in bcc_set:
+                recipients.append((Recipient.Kind.BCC, address, "Bcc"))
+            elif lowered in cc_set:
+                recipients.append((Recipient.Kind.CC, address, "Cc"))
+            else:
+                recipients.append((Recipient.Kind.TO, address, "To"))
+        # Raw submissions describe their MIME attachments (names only).
+        for attachment in email.attachments:
+            validation.check_attachment_name(attachment.name)
     _check_size_estimate(email)
     if len(email.subject) > 2000:
         raise ApplicationError(300, "The Subject is longer than 2000 characters.")
@@ -330,7 +358,7 @@ def _check_size_estimate(email: OutboundEmail) -> None:
 
 
 def _prepare(
-    *, email: OutboundEmail, ctx: _SendContext, now: datetime, check_only: bool = False
+    *, email: OutboundEmail, ctx: SendContext, now: datetime, check_only: bool = False
 ) -> _Prepared | None:
     server = ctx.server
     _from_name, from_address, recipients = _check_structure(email)

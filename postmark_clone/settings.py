@@ -302,6 +302,28 @@ SMTPD_TLS_CERT = env_str("SMTPD_TLS_CERT", "")
 SMTPD_TLS_KEY = env_str("SMTPD_TLS_KEY", "")
 SMTPD_HOSTNAME = env_str("SMTPD_HOSTNAME", "localhost")
 SMTPD_AUTH_REQUIRE_TLS = env_bool("SMTPD_AUTH_REQUIRE_TLS", True)
+# Development only: also allow AUTH before STARTTLS from loopback peers.
+SMTPD_AUTH_ALLOW_LOOPBACK_PLAINTEXT = env_bool(
+    "SMTPD_AUTH_ALLOW_LOOPBACK_PLAINTEXT", False
+)
+# Seconds a client may stay silent between commands (RFC 5321 §4.5.3.2.7: 5 min),
+# and the whole DATA transfer deadline (§4.5.3.2.6: 10 min) against slow clients.
+SMTPD_IDLE_TIMEOUT = env_float("SMTPD_IDLE_TIMEOUT", 300)
+SMTPD_DATA_TIMEOUT = env_float("SMTPD_DATA_TIMEOUT", 600)
+# Per-connection limits (421 and close): messages per connection, failed AUTHs.
+SMTPD_MAX_MESSAGES_PER_CONNECTION = env_int("SMTPD_MAX_MESSAGES_PER_CONNECTION", 10000)
+SMTPD_MAX_AUTH_FAILURES = env_int("SMTPD_MAX_AUTH_FAILURES", 3)
+SMTPD_MAX_CONNECTIONS = env_int("SMTPD_MAX_CONNECTIONS", 1000)
+# Per-token token bucket (451 4.7.1): sustained messages/s and burst; 0 = off.
+# Shared through Redis when REDIS_URL is set, in-process otherwise.
+SMTPD_TOKEN_RATE = env_float("SMTPD_TOKEN_RATE", 2000)
+SMTPD_TOKEN_BURST = env_int("SMTPD_TOKEN_BURST", 4000)
+# Threads running the synchronous core, one DB connection and one group-commit
+# batch in flight each: few threads make bigger batches (less work per message).
+SMTPD_WORKERS = env_int("SMTPD_WORKERS", 2)
+# Seconds a committer reuses a server's stream and sender-domain lookups
+# (a deleted domain may still be accepted for that long); 0 = look up every batch.
+SMTPD_LOOKUP_CACHE_SECONDS = env_float("SMTPD_LOOKUP_CACHE_SECONDS", 2)
 
 # --- Bounce MX ---------------------------------------------------------------------
 BOUNCE_MX_HOST = env_str("BOUNCE_MX_HOST", "127.0.0.1")
@@ -376,7 +398,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # aiosmtpd logs every SMTP command at INFO under "mail.log".
-        "mail.log": {"level": "WARNING"},
+        # aiosmtpd logs every command at INFO and a deprecation per AUTH: too chatty.
+        "mail.log": {"level": env_str("SMTPD_PROTOCOL_LOG_LEVEL", "ERROR")},
     },
 }
