@@ -128,3 +128,10 @@ def world(tenant, other_tenant) -> World:
     return World(
         tenant, other_tenant, user, client, message, bounce, other_message, other_bounce
     )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is not under test here; MD5 keeps the suite
+    # fast on a shared machine (production settings are untouched).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
