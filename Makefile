@@ -21,6 +21,7 @@ migrate: install
 # Start the whole platform on 127.0.0.1 with embedded defaults; Ctrl-C stops it.
 run: migrate
 	$(PY) manage.py demo_setup
+	$(PY) manage.py demo_user --force
 	$(VENV)/bin/honcho -f Procfile.dev start
 
 lint: install

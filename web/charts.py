@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-WIDTH = 720
-HEIGHT = 200
-PAD_LEFT = 40
+WIDTH = 540
+HEIGHT = 180
+PAD_LEFT = 34
 PAD_BOTTOM = 24
 PAD_TOP = 10
 
@@ -51,7 +51,7 @@ def bar_chart(*, title: str, key: str, series: list[tuple[date, int]]) -> Chart:
     rounded maximum so small counts still read well."""
     top = _nice_max(max((v for _d, v in series), default=0))
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
-    plot_w = WIDTH - PAD_LEFT - 8
+    plot_w = WIDTH - PAD_LEFT - 22  # room for the last day label
     slot = plot_w / max(len(series), 1)
     bars = []
     labels = []
@@ -68,7 +68,8 @@ def bar_chart(*, title: str, key: str, series: list[tuple[date, int]]) -> Chart:
                 value=value,
             )
         )
-        if i % 7 == 0 or i == len(series) - 1:
+        # Label every 7th day counting back from today, so labels never collide.
+        if (len(series) - 1 - i) % 7 == 0:
             labels.append((round(x + slot * 0.35, 1), day.strftime("%b %d")))
     ticks = [
         (round(HEIGHT - PAD_BOTTOM - plot_h * k / 4, 1), top * k // 4) for k in range(5)

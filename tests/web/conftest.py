@@ -56,6 +56,7 @@ def deliver(message: Message, email: str, text: str = "250 2.0.0 OK queued") -> 
     Recipient.objects.filter(message=message, email=email).update(
         status=Recipient.Status.DELIVERED, finished_at=now, attempts=1, last_reply=text
     )
+    _settle(message)
     MessageEvent.objects.create(
         message=message,
         recipient=email,
@@ -63,6 +64,13 @@ def deliver(message: Message, email: str, text: str = "250 2.0.0 OK queued") -> 
         details={"DeliveryMessage": text},
         created_at=now,
     )
+
+
+def _settle(message: Message) -> None:
+    """Mark the message Sent once every recipient is final (the delivery issue's
+    rule), so pages show what users would see."""
+    if not message.recipients.exclude(status__in=Recipient.FINAL_STATUSES).exists():
+        Message.objects.filter(id=message.id).update(status=Message.Status.SENT)
 
 
 RAW_DSN = (
@@ -97,6 +105,7 @@ def hard_bounce(tenant, message: Message, email: str) -> Bounce:
         origin=Suppression.Origin.RECIPIENT,
         bounce=bounce,
     )
+    _settle(message)
     bounce.refresh_from_db()
     return bounce
 

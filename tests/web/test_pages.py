@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -350,3 +350,20 @@ def test_a_delivered_recipient_shows_as_delivered(world):
         reverse("web:message", args=[world.tenant.server.id, world.message.message_id])
     ).content.decode()
     assert "badge-delivered" in body
+
+
+def test_demo_user_prints_credentials_that_work(tenant, settings):
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("demo_user", stdout=out)  # DEBUG is off in tests
+    call_command(
+        "demo_user", "--force", "--account", str(tenant.account.id), stdout=out
+    )
+    line = out.getvalue().strip()
+    email, password = line.rsplit("sign in as ", 1)[1].split(" / ")
+    client = Client()
+    response = client.post(
+        reverse("web:login"), {"username": email, "password": password}
+    )
+    assert response.status_code == 302
+    assert tenant.server.name in client.get("/ui/").content.decode()
