@@ -152,6 +152,10 @@ class Invitation:
     pending: bool
     uidb64: str = ""
     token: str = ""
+    # False when the pending user already belongs to another account: whoever
+    # holds the link gets into that account too, so only the invitee's mailbox
+    # may receive it (never this inviter's screen).
+    link_may_be_shown: bool = True
 
 
 def _normalize_email(email: str) -> str:
@@ -219,6 +223,9 @@ def membership_invite(*, account: Account, email: str, role: str) -> Invitation:
         pending=True,
         uidb64=urlsafe_base64_encode(force_bytes(user.pk)),
         token=default_token_generator.make_token(user),
+        link_may_be_shown=not Membership.objects.filter(user=user)
+        .exclude(account=account)
+        .exists(),
     )
 
 

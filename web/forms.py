@@ -65,7 +65,9 @@ class ActivityFilterForm(forms.Form):
         ]
 
     def filters(self) -> MessageFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        # A malformed filter (say, a bad date) is dropped; the valid ones apply.
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
         return MessageFilters(
             recipient=data.get("recipient", ""),
             fromemail=data.get("fromemail", ""),
@@ -106,7 +108,9 @@ class BounceFilterForm(forms.Form):
         ]
 
     def filters(self) -> BounceFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        # A malformed filter (say, a bad date) is dropped; the valid ones apply.
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
         return BounceFilters(
             type=data.get("type", ""),
             email=data.get("emailFilter", ""),

@@ -140,6 +140,14 @@ def remote_images() -> Iterator[RemoteImageServer]:
 def test_sign_in_search_by_recipient_and_open_a_message_with_its_events(
     page: Page, live_server, demo
 ):
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(msg.text) if msg.type in ("error", "warning") else None
+        ),
+    )
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.goto(live_server.url + "/ui/login")
     shot(page, "01-login")
     sign_in(page, live_server, demo["user"].email)
@@ -169,6 +177,8 @@ def test_sign_in_search_by_recipient_and_open_a_message_with_its_events(
     expect(page.locator("#html-part")).to_be_hidden()
     page.get_by_role("tab", name="Raw source").click()
     expect(page.locator("#raw-part pre")).to_contain_text("Subject: Welcome aboard")
+    # Our own pages trip none of their CSP rules and raise no script errors.
+    assert problems == []
 
 
 def test_open_a_bounce_read_its_report_and_reactivate_it(page: Page, live_server, demo):

@@ -367,3 +367,42 @@ def test_demo_user_prints_credentials_that_work(tenant, settings):
     )
     assert response.status_code == 302
     assert tenant.server.name in client.get("/ui/").content.decode()
+
+
+def test_a_link_for_someone_pending_elsewhere_is_never_shown_to_another_inviter(
+    world,
+):
+    invitee = unique_email("sought-after")
+    other_admin = make_user(world.other)
+    other_client = Client()
+    other_client.force_login(other_admin)
+    first = other_client.post(
+        reverse("web:team", args=[world.other.account.id]),
+        {"email": invitee, "role": "member"},
+    )
+    assert first.context["invite_link"]  # the first inviter may pass it on
+
+    response = world.client.post(
+        reverse("web:team", args=[world.tenant.account.id]),
+        {"email": invitee, "role": "admin"},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "/ui/invite/" not in body
+    assert "pending invitation to another account" in body
+
+
+def test_a_bad_filter_is_dropped_but_the_others_still_apply(world):
+    send(world.tenant, to="zed@example.org", subject="For Zed")
+    url = reverse("web:activity", args=[world.tenant.server.id])
+    body = world.client.get(
+        url, {"recipient": "zed@", "fromdate": "not-a-date", "status": "bogus"}
+    ).content.decode()
+    assert "For Zed" in body and ">Hello<" not in body
+
+
+def test_a_page_past_the_end_offers_the_way_back(world):
+    url = reverse("web:activity", args=[world.tenant.server.id])
+    body = world.client.get(url, {"page": 99}).content.decode()
+    assert "Past the last page" in body
+    assert 'href="?page=1"' in body

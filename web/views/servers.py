@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -45,9 +44,9 @@ def server_index(request: HttpRequest) -> HttpResponse:
         .order_by("account__name")
     )
     servers = (
-        Server.objects.filter(account__in=[m.account_id for m in memberships])
-        .annotate(message_count=Count("messages"))
-        .order_by("account__name", "name")
+        Server.objects.filter(account__in=[m.account_id for m in memberships]).order_by(
+            "account__name", "name"
+        )
         if memberships
         else []
     )

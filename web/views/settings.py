@@ -224,12 +224,19 @@ def _invite(request: HttpRequest, account, form: InviteForm) -> str:
             email=email, account=account, link=link
         )
     except ApplicationError as exc:
-        flash.error(request, f"The invitation email could not be sent: {exc.message}")
-        return link
+        sent, problem = False, f"The invitation email could not be sent: {exc.message}"
+    else:
+        problem = "No invitation sender is configured"
     if sent:
         flash.success(request, f"Invitation sent to {email}.")
         return ""
-    flash.info(
-        request, "No invitation sender is configured; pass this link on yourself."
-    )
+    if not invitation.link_may_be_shown:
+        flash.error(
+            request,
+            f"{problem}, and {email} has a pending invitation to another account, "
+            "so the link can only go to their mailbox. They can join once they "
+            "have accepted that invitation.",
+        )
+        return ""
+    flash.info(request, f"{problem}; pass this link on yourself.")
     return link
