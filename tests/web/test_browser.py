@@ -66,6 +66,13 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
+    # Chromium paints an out-of-process frame (the sandboxed preview) only once
+    # it has been on screen; scroll it into view before the full-page capture.
+    page.wait_for_load_state("load")
+    frames = page.locator("iframe.preview")
+    if frames.count():
+        frames.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -171,6 +178,8 @@ def test_sign_in_search_by_recipient_and_open_a_message_with_its_events(
     expect(timeline.get_by_text("Delivered", exact=True)).to_be_visible()
     expect(timeline.get_by_text("Bounced", exact=True)).to_be_visible()
     expect(timeline.get_by_text("550 5.1.1 user unknown")).to_be_visible()
+    preview = page.frame_locator("iframe.preview")
+    expect(preview.locator("b")).to_have_text("there")  # the HTML part renders
     shot(page, "04-message")
     page.get_by_role("tab", name="Headers").click()
     expect(page.locator("#headers-part")).to_contain_text("X-PM-Message-Id")
