@@ -9,6 +9,7 @@ documented in ``.env.example``.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -160,8 +161,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
-# Serve straight from the source folders too, so `make run` needs no collectstatic.
+# Serve straight from the source folders too, so `make run` needs no collectstatic
+# (and WhiteNoise's warning about a missing STATIC_ROOT is noise then).
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*static")
 
 # --- Web UI --------------------------------------------------------------------------
 # Failed logins allowed per (client IP, username) within the window, then HTTP 429.
