@@ -29,8 +29,16 @@ class ParsedMail:
 
 def mail_parse(raw: bytes) -> ParsedMail:
     """Split a raw RFC 5322 message into what the message page shows. Malformed
-    input never raises: the parser is lenient and unknown charsets fall back to
-    replacement characters."""
+    input never raises: the parser is lenient, unknown charsets fall back to
+    replacement characters, and anything the ``email`` package still chokes on
+    is shown as plain text."""
+    try:
+        return _parse(raw)
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError):
+        return ParsedMail(text=raw.decode("utf-8", errors="replace"))
+
+
+def _parse(raw: bytes) -> ParsedMail:
     msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
     parsed = ParsedMail(headers=[(k, str(v)) for k, v in msg.raw_items()])
     for part in msg.walk():

@@ -406,3 +406,47 @@ def test_a_page_past_the_end_offers_the_way_back(world):
     body = world.client.get(url, {"page": 99}).content.decode()
     assert "Past the last page" in body
     assert 'href="?page=1"' in body
+
+
+def test_a_malformed_archived_message_still_renders(world):
+    from messages.archive import archive_put
+    from messages.models import Message
+
+    raw = (
+        b"From: =?bogus-charset?Q?=FF?= <x@example.org>\r\n"
+        b"Subject: =?utf-8?B?broken base64?=\r\n"
+        b'Content-Type: multipart/alternative; boundary="zz"\r\n\r\n'
+        b"--zz\r\nContent-Type: text/plain; charset=no-such-charset\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n%%%not base64%%%\r\n"
+        b"--zz\r\nContent-Type: text/html; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>caf=C3=A9 =ZZ</p>\r\n"
+    )
+    key = archive_put(key=f"messages/{world.tenant.server.id}/odd.eml", data=raw)
+    Message.objects.filter(id=world.message.id).update(
+        archive_key=key, metadata={"items": "x", "order": "42"}
+    )
+    s = world.tenant.server.id
+    page = world.client.get(reverse("web:message", args=[s, world.message.message_id]))
+    assert page.status_code == 200
+    assert "order=42" in page.content.decode() and "items=x" in page.content.decode()
+    html = world.client.get(
+        reverse("web:message_html", args=[s, world.message.message_id])
+    )
+    assert html.status_code == 200
+    assert "café".encode() in html.content
+
+
+def test_a_message_whose_content_is_gone_shows_metadata_only(world):
+    from messages.models import Message
+
+    Message.objects.filter(id=world.message.id).update(archive_key="")
+    s = world.tenant.server.id
+    mid = world.message.message_id
+    body = world.client.get(reverse("web:message", args=[s, mid])).content.decode()
+    assert "no longer stored" in body and "Hello" in body
+    assert (
+        world.client.get(reverse("web:message_html", args=[s, mid])).status_code == 404
+    )
+    assert (
+        world.client.get(reverse("web:message_raw", args=[s, mid])).status_code == 404
+    )

@@ -112,6 +112,9 @@ def message_detail(
             "server": access.server,
             "tab": "activity",
             "message": message,
+            # A list, not the dict: a tenant's metadata key named "items" would
+            # otherwise shadow dict.items in the template.
+            "metadata": sorted((message.metadata or {}).items()),
             "recipients": recipients,
             "events": message_events(message=message),
             "parsed": parsed,
