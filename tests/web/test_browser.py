@@ -37,10 +37,12 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "web"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls
-    # the tests make between browser steps are still plain synchronous code.
+    # Playwright's sync API keeps an asyncio loop running in this thread while it
+    # is open; the ORM calls the tests make between browser steps are still plain
+    # synchronous code. Module scope: the loop (and the override) end with this
+    # module, so other test modules keep Django's safety check.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
