@@ -3,6 +3,7 @@ is a shareable URL; their field names match the API's query parameters."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 
 from django import forms
@@ -15,6 +16,7 @@ from messages.selectors import MessageFilters
 from .selectors import BounceFilters
 
 MAX_LIST_BOXES = 1000
+METADATA_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 
 
 class LoginForm(AuthenticationForm):
@@ -57,12 +59,37 @@ class ActivityFilterForm(forms.Form):
     messagestream = forms.ChoiceField(label="Stream", required=False, choices=[])
     fromdate = forms.DateField(label="From date", required=False, widget=DateInput)
     todate = forms.DateField(label="To date", required=False, widget=DateInput)
+    metadata = forms.CharField(
+        label="Metadata",
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": "key=value"}),
+    )
 
     def __init__(self, *args, streams=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["messagestream"].choices = [("", "All streams")] + [
             (s.stream_id, s.name) for s in streams
         ]
+
+    def clean_metadata(self) -> dict[str, str]:
+        """``key=value`` from the form, plus the API's ``metadata_<key>=value``
+        query parameters. Keys are restricted to a safe alphabet: they become
+        JSON lookups."""
+        pairs: dict[str, str] = {}
+        text = self.cleaned_data.get("metadata", "").strip()
+        if text:
+            key, sep, value = text.partition("=")
+            if not sep:
+                raise forms.ValidationError("Write the filter as key=value.")
+            pairs[key.strip()] = value.strip()
+        for name, value in self.data.items():
+            if name.startswith("metadata_") and value:
+                pairs[name.removeprefix("metadata_")] = value
+        for key in pairs:
+            if not METADATA_KEY.fullmatch(key) or "__" in key:
+                raise forms.ValidationError(f"Unsupported metadata key '{key}'.")
+        return pairs
 
     def filters(self) -> MessageFilters:
         # A malformed filter (say, a bad date) is dropped; the valid ones apply.
@@ -77,6 +104,7 @@ class ActivityFilterForm(forms.Form):
             messagestream=data.get("messagestream", ""),
             fromdate=_day_start(data.get("fromdate")),
             todate=_day_end(data.get("todate")),
+            metadata=data.get("metadata") or {},
         )
 
 

@@ -450,3 +450,27 @@ def test_a_message_whose_content_is_gone_shows_metadata_only(world):
     assert (
         world.client.get(reverse("web:message_raw", args=[s, mid])).status_code == 404
     )
+
+
+def test_activity_filters_by_metadata_like_the_api(world):
+    send(world.tenant, subject="Order mail", metadata={"order": "42"})
+    send(world.tenant, subject="Other order", metadata={"order": "43"})
+    url = reverse("web:activity", args=[world.tenant.server.id])
+    body = world.client.get(url, {"metadata": "order=42"}).content.decode()
+    assert "Order mail" in body and "Other order" not in body
+    body = world.client.get(url, {"metadata_order": "43"}).content.decode()
+    assert "Other order" in body and "Order mail" not in body
+    # Keys become JSON lookups: anything but a plain key is refused, not used.
+    response = world.client.get(url, {"metadata": "order__contains=4"})
+    assert response.status_code == 200
+    assert "Unsupported metadata key" in response.content.decode()
+
+
+def test_message_detail_query_count_is_fixed(world, django_assert_num_queries):
+    url = reverse(
+        "web:message", args=[world.tenant.server.id, world.message.message_id]
+    )
+    # session, user, server+role, message, recipients, events
+    with django_assert_num_queries(6):
+        response = world.client.get(url)
+    assert response.status_code == 200

@@ -182,3 +182,24 @@ def test_raw_source_is_plain_text_and_sandboxed(world):
     download = world.client.get(url + "?download=1")
     assert download["Content-Type"] == "message/rfc822"
     assert "attachment" in download["Content-Disposition"]
+
+
+def test_login_never_redirects_off_site(tenant):
+    user = make_user(tenant)
+    response = Client().post(
+        reverse("web:login") + "?next=https://evil.example.net/",
+        {
+            "username": user.email,
+            "password": PASSWORD,
+            "next": "https://evil.example.net/",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/ui/"
+
+
+def test_sign_out_is_a_post_and_ends_the_session(world):
+    assert world.client.get(reverse("web:logout")).status_code == 405
+    response = world.client.post(reverse("web:logout"))
+    assert response.status_code == 302
+    assert world.client.get(reverse("web:index")).status_code == 302
