@@ -72,6 +72,15 @@ class ActivityFilterForm(forms.Form):
             (s.stream_id, s.name) for s in streams
         ]
 
+    @property
+    def has_secondary_filters(self) -> bool:
+        """Whether a filter behind "More filters" is in use (or wrong), so the
+        page opens that section."""
+        names = ("status", "messagestream", "fromdate", "todate", "metadata")
+        return any(self.data.get(n) for n in names) or any(
+            k.startswith("metadata_") for k in self.data
+        )
+
     def clean_metadata(self) -> dict[str, str]:
         """``key=value`` from the form, plus the API's ``metadata_<key>=value``
         query parameters. Keys are restricted to a safe alphabet: they become
@@ -134,6 +143,10 @@ class BounceFilterForm(forms.Form):
         self.fields["messagestream"].choices = [("", "All streams")] + [
             (s.stream_id, s.name) for s in streams
         ]
+
+    @property
+    def has_secondary_filters(self) -> bool:
+        return any(self.data.get(n) for n in ("tag", "fromdate", "todate"))
 
     def filters(self) -> BounceFilters:
         # A malformed filter (say, a bad date) is dropped; the valid ones apply.
