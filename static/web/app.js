@@ -29,8 +29,10 @@
 
   // Content tabs on the message page: show one panel at a time, keyboard
   // navigable with the arrow keys (WAI-ARIA tabs pattern).
-  var tablist = document.querySelector("[role=tablist]");
+  // Without JavaScript the panels simply follow each other and the links jump.
+  var tablist = document.querySelector("[data-tablist]");
   if (tablist) {
+    tablist.setAttribute("role", "tablist");
     var tabs = Array.prototype.slice.call(tablist.querySelectorAll("[data-tab]"));
     var select = function (tab, focus) {
       tabs.forEach(function (t) {
@@ -44,7 +46,9 @@
     };
     tabs.forEach(function (tab, i) {
       var panel = document.querySelector(tab.getAttribute("href"));
+      tab.setAttribute("role", "tab");
       if (panel) {
+        panel.setAttribute("role", "tabpanel");
         tab.id = tab.id || "tab-" + panel.id;
         tab.setAttribute("aria-controls", panel.id);
         panel.setAttribute("aria-labelledby", tab.id);

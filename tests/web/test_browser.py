@@ -374,3 +374,20 @@ def test_the_pages_fit_a_phone_screen(browser: Browser, live_server, demo):
         shot(tab, "12-activity-phone")
     finally:
         context.close()
+
+
+def test_everything_works_without_javascript(browser: Browser, live_server, demo):
+    context = browser.new_context(java_script_enabled=False)
+    tab = context.new_page()
+    try:
+        sign_in(tab, live_server, demo["user"].email)
+        base = f"{live_server.url}/ui/servers/{demo['tenant'].server.id}"
+        tab.goto(f"{base}/messages/{demo['message'].message_id}")
+        # All content panels are simply shown one after another.
+        expect(tab.locator("#headers-part")).to_be_visible()
+        expect(tab.locator("#raw-part pre")).to_contain_text("Subject: Welcome aboard")
+        tab.goto(f"{base}/bounces/{demo['bounce'].id}")
+        tab.get_by_role("button", name="Reactivate bob@example.org").click()
+        expect(tab.locator("#bounce-state")).to_have_text("Active")
+    finally:
+        context.close()
