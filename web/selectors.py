@@ -15,7 +15,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.models import MessageStream, Server
+from accounts.models import Account, Membership, MessageStream, Server, ServerToken
 from bounces.models import Bounce, BounceType, Suppression
 from messages.models import Message, Recipient
 
@@ -158,3 +158,38 @@ def outbound_streams(*, server: Server) -> list[MessageStream]:
         .exclude(stream_type=MessageStream.Type.INBOUND)
         .order_by("id")
     )
+
+
+def user_accounts(*, user) -> list[tuple[Membership, list[Server]]]:
+    """The user's memberships (by account name), each with its servers. Two
+    queries whatever the number of accounts."""
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("account")
+        .order_by("account__name")
+    )
+    by_account: dict[int, list[Server]] = {}
+    if memberships:
+        servers = Server.objects.filter(
+            account__in=[m.account_id for m in memberships]
+        ).order_by("name")
+        for server in servers:
+            by_account.setdefault(server.account_id, []).append(server)
+    return [(m, by_account.get(m.account_id, [])) for m in memberships]
+
+
+def account_members(*, account: Account) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(account=account)
+        .select_related("user")
+        .order_by("user__email")
+    )
+
+
+def message_recipients(*, message: Message) -> list[Recipient]:
+    return list(Recipient.objects.filter(message=message).order_by("kind", "id"))
+
+
+def server_token_get(*, server: Server, token_id: int) -> ServerToken | None:
+    """One of the server's tokens (revoked ones included); ``None`` otherwise."""
+    return ServerToken.objects.filter(server=server, id=token_id).first()

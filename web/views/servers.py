@@ -8,21 +8,24 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from accounts.models import Membership, Server
 from messages.archive import archive_get
-from messages.models import Recipient
 from messages.selectors import message_events, message_get, message_search
 
 from ..access import server_for_request
 from ..charts import bar_chart
 from ..forms import ActivityFilterForm
 from ..mail import mail_parse, preview_html
-from ..selectors import daily_stats, outbound_streams
-from .common import page_for, page_number
+from ..selectors import (
+    daily_stats,
+    message_recipients,
+    outbound_streams,
+    user_accounts,
+)
+from .common import PAGE_SIZE, page_for, page_number
 
 # Inline raw source up to this size; larger messages link to the raw view.
 INLINE_RAW_LIMIT = 256 * 1024
-# The preview's policy: nothing loads or runs (RFC-agnostic, CSP Level 3). The
+# The preview's policy (W3C CSP Level 3): nothing loads or runs. The
 # `sandbox` directive (no allow-scripts, no allow-same-origin) also applies when
 # the URL is opened directly instead of in the page's sandboxed iframe.
 PREVIEW_CSP = (
@@ -38,22 +41,7 @@ PREVIEW_CSP_REMOTE = PREVIEW_CSP.replace(
 @require_GET
 def server_index(request: HttpRequest) -> HttpResponse:
     """Every server of every account the user belongs to."""
-    memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("account")
-        .order_by("account__name")
-    )
-    servers = (
-        Server.objects.filter(account__in=[m.account_id for m in memberships]).order_by(
-            "account__name", "name"
-        )
-        if memberships
-        else []
-    )
-    by_account: dict[int, list[Server]] = {}
-    for server in servers:
-        by_account.setdefault(server.account_id, []).append(server)
-    accounts = [(m, by_account.get(m.account_id, [])) for m in memberships]
+    accounts = user_accounts(user=request.user)
     return render(request, "web/servers.html", {"accounts": accounts})
 
 
@@ -66,12 +54,11 @@ def activity(request: HttpRequest, server_id: int) -> HttpResponse:
     streams = outbound_streams(server=access.server)
     form = ActivityFilterForm(request.GET or None, streams=streams)
     number = page_number(request)
-    page_size = 50
     total, messages = message_search(
         server=access.server,
         filters=form.filters(),
-        count=page_size,
-        offset=(number - 1) * page_size,
+        count=PAGE_SIZE,
+        offset=(number - 1) * PAGE_SIZE,
     )
     return render(
         request,
@@ -103,7 +90,7 @@ def message_detail(
     access, message = _message_or_404(request, server_id, message_id)
     raw = archive_get(key=message.archive_key)
     parsed = mail_parse(raw) if raw is not None else None
-    recipients = list(Recipient.objects.filter(message=message).order_by("kind", "id"))
+    recipients = message_recipients(message=message)
     return render(
         request,
         "web/message_detail.html",

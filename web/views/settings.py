@@ -13,11 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.models import Membership, ServerToken
+from accounts.models import Membership
 from postmark_clone.errors import ApplicationError
 
 from ..access import account_for_request, require_admin, server_for_request
 from ..forms import InviteForm, RetentionForm, TokenCreateForm, WebhooksForm
+from ..selectors import account_members, server_token_get
 
 # The session key holding a just-created token until the next page view shows it
 # once. Server-side session storage: flash messages may live in a (signed, not
@@ -99,7 +100,7 @@ def token_create(request: HttpRequest, server_id: int) -> HttpResponse:
 def token_revoke(request: HttpRequest, server_id: int, token_id: int) -> HttpResponse:
     access = server_for_request(request, server_id)
     require_admin(access.role)
-    token = ServerToken.objects.filter(server=access.server, id=token_id).first()
+    token = server_token_get(server=access.server, token_id=token_id)
     if token is None:
         raise Http404("No such token.")
     account_services.token_revoke(token=token)
@@ -184,11 +185,7 @@ def team(request: HttpRequest, account_id: int) -> HttpResponse:
             if not invite_link:
                 return redirect("web:team", account_id=account.id)
             form = InviteForm()
-    members = (
-        Membership.objects.filter(account=account)
-        .select_related("user")
-        .order_by("user__email")
-    )
+    members = account_members(account=account)
     return render(
         request,
         "web/team.html",
