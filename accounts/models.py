@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -177,3 +178,38 @@ class Domain(models.Model):
     @property
     def dkim_text_value(self) -> str:
         return f"k=rsa; p={self.dkim_public_key}"
+
+
+class Membership(models.Model):
+    """A web UI user's access to one account (and so to all of its servers).
+
+    Admins manage tokens, domains, webhooks, retention and the team; members read
+    the archive and act on bounces and suppressions.
+    """
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "account"], name="membership_user_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.account_id}:{self.role}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN

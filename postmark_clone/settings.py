@@ -9,6 +9,7 @@ documented in ``.env.example``.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -96,6 +97,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (the web UI's CSS/JS) without a separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.PostmarkPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.middleware.UiSecurityHeadersMiddleware",
 ]
 # The API is matched ignoring a trailing slash; never redirect a POST (Postmark §13).
 APPEND_SLASH = False
@@ -157,6 +161,22 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# Serve straight from the source folders too, so `make run` needs no collectstatic
+# (and WhiteNoise's warning about a missing STATIC_ROOT is noise then).
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*static")
+
+# --- Web UI --------------------------------------------------------------------------
+# Failed logins allowed per (client IP, username) within the window, then HTTP 429.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Invitations are sent through the platform itself: a server of ours and a From
+# address on one of its account's domains. Unset: the inviter is shown the link.
+INVITE_SERVER_ID = env_int("INVITE_SERVER_ID", 0) or None
+INVITE_FROM = env_str("INVITE_FROM", "")
+# Invitation links expire after this many seconds (Django's reset-token timeout).
+PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_TTL_SECONDS", 3 * 24 * 3600)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -235,6 +255,20 @@ CELERY_TASK_ALWAYS_EAGER = False  # tasks always run in a real worker process
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 REDIS_URL = env_secret("REDIS_URL", "")
+
+# --- Cache (login rate limits) ----------------------------------------------------
+# Redis when configured, so every web process shares the counters; otherwise a
+# per-process memory cache (fine for `make run`'s single web process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pmc",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Sending policy ---------------------------------------------------------------
 # Require the From domain's DKIM/Return-Path DNS verification before sending.
