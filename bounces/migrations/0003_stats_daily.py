@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
-        ("bounces", "0001_initial"),
+        ("bounces", "0002_bounces_unmatched_reports"),
     ]
 
     operations = [
