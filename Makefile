@@ -24,7 +24,6 @@ PROCS ?=
 run: migrate
 	mkdir -p var/broker/queue var/broker/processed
 	$(PY) manage.py demo_setup
-	$(PY) manage.py demo_user --force
 	$(VENV)/bin/honcho -f Procfile.dev start $(PROCS)
 
 lint: install

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from . import selectors, services
-from .models import Account, Domain, Server
+from .models import Account, Domain, Membership, Server
 
 DEMO_ACCOUNT = "Demo"
 DEMO_SERVER = "Demo Server"
@@ -117,8 +117,8 @@ def _ensure_user(var_dir: Path, account: Account) -> str:
             user.set_password(password)
             user.save(update_fields=["password"])
             _write_secret(var_dir / PASSWORD_FILE, password)
-        # HOOK(web-ui): link the user to the demo account once the web UI's
-        # ``accounts.models.Membership`` (users ↔ accounts) exists, e.g.
-        #   Membership.objects.get_or_create(user=user, account=account)
-        # Until then the demo user can log in but sees no account.
+        # The demo user administers the demo account in the web UI.
+        Membership.objects.get_or_create(
+            user=user, account=account, defaults={"role": Membership.Role.ADMIN}
+        )
     return password
