@@ -14,7 +14,6 @@ from accounts.models import Membership
 from accounts.services import user_create
 from bounces.models import Bounce, Suppression
 from bounces.services import bounce_record
-from messages.archive import archive_put
 from messages.email import OutboundEmail
 from messages.models import Message, MessageEvent, Recipient
 from messages.services import message_send
@@ -92,19 +91,9 @@ def hard_bounce(tenant, message: Message, email: str) -> Bounce:
         email=email,
         bounce_type="HardBounce",
         details="550 5.1.1 user unknown",
+        raw_report=RAW_DSN,
     )
-    key = archive_put(
-        key=f"reports/{tenant.server.id}/{uuid.uuid4()}.eml", data=RAW_DSN
-    )
-    Bounce.objects.filter(id=bounce.id).update(inactive=True, dump_key=key)
-    Suppression.objects.create(
-        server=tenant.server,
-        message_stream=message.message_stream,
-        email=email.lower(),
-        reason=Suppression.Reason.HARD_BOUNCE,
-        origin=Suppression.Origin.RECIPIENT,
-        bounce=bounce,
-    )
+    assert Suppression.objects.filter(bounce=bounce).exists()
     _settle(message)
     bounce.refresh_from_db()
     return bounce

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 
 import pytest
@@ -61,12 +63,13 @@ def test_activity_query_count_does_not_grow_with_the_page(
     world, django_assert_num_queries
 ):
     url = reverse("web:activity", args=[world.tenant.server.id])
-    # session, user, server+role, streams, count, page
-    with django_assert_num_queries(6):
+    # session, user, server+role, streams, page (a page shorter than its size
+    # gives TotalCount without a COUNT query)
+    with django_assert_num_queries(5):
         world.client.get(url)
     for i in range(40):
         send(world.tenant, subject=f"More {i}")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = world.client.get(url)
     assert response.content.decode().count('class="row-link"') == 41
 
@@ -306,8 +309,10 @@ def test_invitation_is_sent_through_the_platform_when_configured(world, settings
     )
     assert f"Invitation sent to {invitee}." in response.content.decode()
     sent = Message.objects.get(server=world.tenant.server, recipients_text=invitee)
-    raw = archive_get(key=sent.archive_key).decode()
-    assert "/ui/invite/" in raw
+    parsed = email.message_from_bytes(
+        archive_get(key=sent.archive_key), policy=email.policy.default
+    )
+    assert "/ui/invite/" in parsed.get_body(("plain",)).get_content()
 
 
 def test_create_user_command_reads_the_password_from_stdin(tenant, monkeypatch):
