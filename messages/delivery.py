@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, Server
 from bounces.services import bounce_record
+from webhooks.selectors import webhook_streams
 from webhooks.services import webhook_emit
 
 from . import metrics
@@ -304,6 +305,9 @@ def outcomes_record(
         # bounced / soft-bounce rows stay "sending" here; bounce_record finishes them.
         planned.append((outcome, row, kind, details))
 
+    hooked = webhook_streams(
+        server_ids={row.message.server_id for _o, row, _k, _d in planned}
+    )
     with transaction.atomic():
         held = _recipients_update([row for _o, row, _k, _d in planned], claimed_at)
         events: list[MessageEvent] = []
@@ -320,12 +324,13 @@ def outcomes_record(
                 events.append(
                     _event(message, row, MessageEvent.Type.DELIVERED, details, now)
                 )
-                webhook_emit(
-                    server=message.server,
-                    message_stream=message.message_stream,
-                    record_type="Delivery",
-                    payload=_delivery_payload(message, row, outcome, now),
-                )
+                if (message.server_id, message.message_stream) in hooked:
+                    webhook_emit(
+                        server=message.server,
+                        message_stream=message.message_stream,
+                        record_type="Delivery",
+                        payload=_delivery_payload(message, row, outcome, now),
+                    )
                 if outcome.route != "sandbox":
                     metrics.ACCEPT_TO_DELIVERED.observe(
                         (now - message.received_at).total_seconds()

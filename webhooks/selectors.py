@@ -31,3 +31,16 @@ def webhook_delivery_list(
     if status:
         qs = qs.filter(status=status)
     return list(qs.select_related("webhook").order_by("-created_at", "-id")[:limit])
+
+
+def webhook_streams(*, server_ids: set[int]) -> set[tuple[int, str]]:
+    """``(server_id, message_stream)`` pairs that have at least one webhook.
+
+    Lets a batch caller (delivery records hundreds of outcomes per transaction)
+    skip ``webhook_emit``'s per-event lookup for streams nobody listens to: one
+    query per batch instead of one per event."""
+    return set(
+        Webhook.objects.filter(server_id__in=server_ids).values_list(
+            "server_id", "message_stream"
+        )
+    )
