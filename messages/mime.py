@@ -162,7 +162,9 @@ def _multipart(subtype: str) -> Message:
     # the generator need not scan the whole body for collisions (RFC 2046 §5.1.1).
     # 96 random bits keep the header under 78 characters (no folding needed).
     # Not a secret, so the fast PRNG: os.urandom per part showed in the profile.
-    part["Content-Type"] = f'multipart/{subtype}; boundary="=_{random.getrandbits(96):024x}"'
+    part["Content-Type"] = (
+        f'multipart/{subtype}; boundary="=_{random.getrandbits(96):024x}"'
+    )
     part.set_payload([])
     return part
 

@@ -470,15 +470,13 @@ def _bounce_testing(
     *, email: OutboundEmail, rows: list[Recipient], now: datetime
 ) -> list[tuple[Recipient, str]]:
     """Rows to bounce instead of deliver: ``X-PM-Bounce-Type`` (API ``Headers``,
-    the SMTP edge's ``bounce_type``, or the raw message's header) or an address
+    or ``bounce_type``, which the SMTP edge reads from the raw header) or an address
     at the bounce-testing domain. Marks them ``test`` so no worker claims them."""
     from bounces.services import bounce_testing_type
 
     header = email.bounce_type or next(
         (v for n, v in email.headers if n.lower() == "x-pm-bounce-type"), ""
     )
-    if not header and email.raw is not None:
-        header = str(mime.read_headers(email.raw).get("X-PM-Bounce-Type", "") or "")
     chosen = []
     for row in rows:
         bounce_type = bounce_testing_type(address=row.email, header=header)

@@ -53,6 +53,7 @@ STRIPPED_HEADERS = frozenset(
         "x-pm-trackopens",
         "x-pm-tracklinks",
         "x-pm-keepid",
+        "x-pm-bounce-type",
         "bcc",
     }
 )
@@ -270,6 +271,7 @@ def parse_submission(
     track_opens: bool | None = None
     track_links: str | None = None
     keep_id = False
+    bounce_type = ""
     for item in fields:
         key = item.key
         if key.startswith(X_PM_METADATA):
@@ -298,6 +300,8 @@ def parse_submission(
                 track_links = normalize_track_links(value)
             elif key == "x-pm-keepid":
                 keep_id = _bool_header(item.name, value)
+            elif key == "x-pm-bounce-type":
+                bounce_type = _decoded(value).strip()
         except ApplicationError as exc:
             error = error or exc
 
@@ -327,6 +331,7 @@ def parse_submission(
         raw=raw,
         envelope_recipients=list(dict.fromkeys(envelope_recipients)),
         keep_message_id=keep_id,
+        bounce_type=bounce_type,
     )
     return ParsedSubmission(
         email=email, defects=list(dict.fromkeys(defects)), error=error
