@@ -11,9 +11,8 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Membership
 from bounces.models import BounceType
+from bounces.selectors import BounceFilters
 from messages.selectors import MessageFilters
-
-from .selectors import BounceFilters
 
 MAX_LIST_BOXES = 1000
 METADATA_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -154,10 +153,10 @@ class BounceFilterForm(forms.Form):
         data = getattr(self, "cleaned_data", {})
         return BounceFilters(
             type=data.get("type", ""),
-            email=data.get("emailFilter", ""),
+            email_filter=data.get("emailFilter", ""),
             tag=data.get("tag", ""),
-            messagestream=data.get("messagestream", ""),
-            inactive=data.get("inactive", ""),
+            message_stream=data.get("messagestream", ""),
+            inactive={"true": True, "false": False}.get(data.get("inactive", "")),
             fromdate=_day_start(data.get("fromdate")),
             todate=_day_end(data.get("todate")),
         )

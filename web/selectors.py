@@ -77,42 +77,6 @@ def daily_stats(
     return result
 
 
-@dataclass
-class BounceFilters:
-    type: str = ""
-    email: str = ""
-    tag: str = ""
-    messagestream: str = ""
-    inactive: str = ""  # "", "true", "false"
-    fromdate: datetime | None = None
-    todate: datetime | None = None
-
-
-def bounce_search(
-    *, server: Server, filters: BounceFilters, count: int, offset: int
-) -> tuple[int, list[Bounce]]:
-    """``(total, page)`` of the server's bounces, newest first (index
-    ``bounce_server_time``)."""
-    qs = Bounce.objects.filter(server=server)
-    if filters.type:
-        qs = qs.filter(type=filters.type)
-    if filters.email:
-        qs = qs.filter(email__icontains=filters.email)
-    if filters.tag:
-        qs = qs.filter(tag=filters.tag)
-    if filters.messagestream:
-        qs = qs.filter(message_stream=filters.messagestream)
-    if filters.inactive in ("true", "false"):
-        qs = qs.filter(inactive=filters.inactive == "true")
-    if filters.fromdate:
-        qs = qs.filter(bounced_at__gte=filters.fromdate)
-    if filters.todate:
-        qs = qs.filter(bounced_at__lte=filters.todate)
-    total = qs.count()
-    page = list(qs.order_by("-bounced_at", "-id")[offset : offset + count])
-    return total, page
-
-
 def bounce_type_counts(*, server: Server) -> list[tuple[str, str, int]]:
     """``(type, label, count)`` for each bounce type the server has, most first."""
     labels = dict(BounceType.choices)
@@ -125,10 +89,6 @@ def bounce_type_counts(*, server: Server) -> list[tuple[str, str, int]]:
     return [
         (row["type"], labels.get(row["type"], row["type"]), row["n"]) for row in rows
     ]
-
-
-def bounce_get(*, server: Server, bounce_id: int) -> Bounce | None:
-    return Bounce.objects.filter(server=server, id=bounce_id).first()
 
 
 def suppression_search(

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from bounces import selectors as bounce_selectors
 from bounces import services as bounce_services
 from messages.archive import archive_get
 from postmark_clone.errors import ApplicationError
@@ -20,8 +21,6 @@ from postmark_clone.errors import ApplicationError
 from ..access import server_for_request
 from ..forms import BounceFilterForm, SuppressionAddForm
 from ..selectors import (
-    bounce_get,
-    bounce_search,
     bounce_type_counts,
     outbound_streams,
     suppression_export,
@@ -39,7 +38,7 @@ def bounce_list(request: HttpRequest, server_id: int) -> HttpResponse:
     streams = outbound_streams(server=access.server)
     form = BounceFilterForm(request.GET or None, streams=streams)
     number = page_number(request)
-    total, bounces = bounce_search(
+    total, bounces = bounce_selectors.bounce_list(
         server=access.server,
         filters=form.filters(),
         count=PAGE_SIZE,
@@ -63,7 +62,7 @@ def bounce_list(request: HttpRequest, server_id: int) -> HttpResponse:
 
 def _bounce_or_404(request: HttpRequest, server_id: int, bounce_id: int):
     access = server_for_request(request, server_id)
-    bounce = bounce_get(server=access.server, bounce_id=bounce_id)
+    bounce = bounce_selectors.bounce_get(server=access.server, bounce_id=bounce_id)
     if bounce is None:
         raise Http404("No such bounce.")
     return access, bounce
