@@ -536,27 +536,50 @@ def smtp_api_error_record(
     error: str,
     message: Message | None = None,
     message_stream: str = "outbound",
+    raw_submission: bytes | None = None,
+    from_header: str = "",
+    subject: str = "",
+    tag: str = "",
 ) -> list[Bounce]:
     """Record what Postmark calls an ``SMTPApiError``: a message accepted at SMTP
     DATA (always 250) that could not be sent to ``emails``, e.g. inactive
-    recipients (postmark-api.md §11). One bounce per address, counted as
-    ``SMTPApiErrors``; the bounce webhook fires only with the server's
-    ``EnableSmtpApiErrorHooks``. ``message`` is None when nothing was stored
-    (every recipient refused). Not idempotent."""
-    return [
-        bounce_record(
-            server=server,
-            message=message,
-            email=email,
-            bounce_type="SMTPApiError",
-            details=error,
-            raw_report=error.encode(),
-            origin="smtp_api",
-            message_stream=message_stream,
-            recipient_status=Recipient.Status.SUPPRESSED,
-        )
-        for email in emails
-    ]
+    recipients or a From domain not on the account (postmark-api.md §11). One
+    bounce per address, counted as ``SMTPApiErrors``; the bounce webhook fires only
+    with the server's ``EnableSmtpApiErrorHooks``.
+
+    ``message`` is None when nothing was stored (the whole submission refused);
+    then ``raw_submission`` (the client's MIME) becomes the shared bounce dump and
+    ``from_header``/``subject``/``tag`` describe it. The dump is archived once,
+    before the transaction. Not idempotent."""
+    now = timezone.now()
+    dump_key = archive_put(
+        key=archive_key(
+            server_id=server.id,
+            kind="smtp-errors" if raw_submission is not None else "bounces",
+            when=now,
+            name=str(uuid.uuid4()),
+        ),
+        data=raw_submission if raw_submission is not None else error.encode(),
+    )
+    with transaction.atomic():
+        return [
+            bounce_record(
+                server=server,
+                message=message,
+                email=email,
+                bounce_type="SMTPApiError",
+                details=error,
+                dump_key=dump_key,
+                origin="smtp_api",
+                message_stream=message_stream,
+                recipient_status=Recipient.Status.SUPPRESSED,
+                from_header=from_header,
+                subject=subject,
+                tag=tag,
+                bounced_at=now,
+            )
+            for email in emails
+        ]
 
 
 def bounce_dump(*, bounce: Bounce) -> str:

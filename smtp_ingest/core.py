@@ -17,7 +17,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
@@ -25,14 +24,12 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.db import DatabaseError
 
 from accounts.models import Server
 from accounts.selectors import server_for_token
 from accounts.tokens import token_normalize
-from bounces.services import bounce_record
-from messages.archive import archive_key, archive_put
+from bounces.services import smtp_api_error_record
 from messages.email import Attachment, OutboundEmail
 from messages.services import SendContext, SendResult, message_send_batch
 from messages.validation import MAX_RECIPIENTS, is_valid_address, normalize_track_links
@@ -40,7 +37,6 @@ from postmark_clone.errors import ApplicationError
 
 log = logging.getLogger(__name__)
 
-SMTP_API_ERROR = "SMTPApiError"
 # RFC 5322 §2.2: field names are printable US-ASCII except the colon.
 _FIELD_NAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
 X_PM_METADATA = "x-pm-metadata-"
@@ -452,33 +448,18 @@ def _record_rejection(
     """Record an SMTPApiError bounce per envelope recipient, sharing one archived
     copy of the raw submission (the bounce dump), and answer 250."""
     email = parsed.email
-    now = timezone.now()
-    reference = uuid.uuid4()
-    dump_key = archive_put(
-        key=archive_key(
-            server_id=server.id, kind="smtp-errors", when=now, name=str(reference)
-        ),
-        data=email.raw or b"",
-    )
     details = f"ErrorCode {error.code}: {error.message}"
-    stream = (email.message_stream or "outbound").lower()[:30]
-    ids = []
-    with transaction.atomic():
-        for address in email.envelope_recipients or []:
-            bounce = bounce_record(
-                server=server,
-                message=None,
-                email=address,
-                bounce_type=SMTP_API_ERROR,
-                details=details,
-                origin="smtp",
-                from_header=email.from_header,
-                subject=email.subject,
-                tag=email.tag,
-                message_stream=stream,
-                dump_key=dump_key,
-            )
-            ids.append(str(bounce.id))
+    bounces = smtp_api_error_record(
+        server=server,
+        emails=list(email.envelope_recipients or []),
+        error=details,
+        message_stream=(email.message_stream or "outbound").lower()[:30],
+        raw_submission=email.raw or b"",
+        from_header=email.from_header,
+        subject=email.subject,
+        tag=email.tag,
+    )
+    ids = [str(bounce.id) for bounce in bounces]
     log.info("SMTP submission refused (%s), SMTPApiError bounces %s", details, ids)
     return Reply(
         250,
