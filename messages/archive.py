@@ -7,10 +7,11 @@ database transaction: on S3 it is network I/O.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 
 
 def archive_key(*, server_id: int, kind: str, when: datetime, name: str) -> str:
@@ -25,7 +26,41 @@ def archive_put(*, key: str, data: bytes) -> str:
     Keys embed a UUID, so they do not collide; storages never overwrite (a clash
     would get a suffixed name, which is returned).
     """
-    return storages["archive"].save(key, ContentFile(data))
+    storage = storages["archive"]
+    if type(storage) is FileSystemStorage and storage.directory_permissions_mode is None:
+        return _local_put(storage, key, data)
+    return storage.save(key, ContentFile(data))
+
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _local_put(storage: FileSystemStorage, key: str, data: bytes) -> str:
+    """``FileSystemStorage.save`` without its per-file overhead (an existence
+    check, ``makedirs``, a lock and chunked copies: ~0.1 ms per message on the
+    send path). Same guarantees: the file is created exclusively, so an
+    existing object is never overwritten (a clash takes the storage's own path,
+    which picks a suffixed name), and a failed write leaves no partial file."""
+    path = storage.path(key)  # validates the key stays under the root
+    try:
+        fd = os.open(path, _CREATE_FLAGS, 0o666)
+    except FileNotFoundError:  # first object of the day: create the folders
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, _CREATE_FLAGS, 0o666)
+    except FileExistsError:
+        return storage.save(key, ContentFile(data))
+    try:
+        if storage.file_permissions_mode is not None:
+            os.fchmod(fd, storage.file_permissions_mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+    return key
 
 
 def archive_get(*, key: str) -> bytes | None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
 from bounces.stats import stats_record_sent
+from postmark_clone.bulk import bulk_insert
 from postmark_clone.errors import ApplicationError
 from postmark_clone.lookup_cache import LookupCache
 
@@ -493,13 +494,13 @@ def _store(prepared: list[_Prepared]) -> None:
     try:
         _archive_all(prepared, written)
         with transaction.atomic():
-            Message.objects.bulk_create([item.message for item in prepared])
+            bulk_insert(Message, [item.message for item in prepared])
             recipients = []
             for item in prepared:
                 for row in item.recipients:
                     row.message = item.message
                     recipients.append(row)
-            Recipient.objects.bulk_create(recipients)
+            bulk_insert(Recipient, recipients)
             # Per-server statistics: Sent counts once per recipient we will attempt
             # (Postmark §6); suppressed recipients are never sent.
             stats_record_sent(
