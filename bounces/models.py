@@ -131,6 +131,10 @@ class DailyStat(models.Model):
     the archive holds. Tagged events are also counted under their own
     ``tag_key`` (see ``bounces.stats.stats_tag_key``). Written only through
     ``bounces.stats.stats_record`` (an upsert that adds).
+
+    A counter is split over up to ``STATS_COUNTER_SHARDS`` rows (``shard``) and
+    readers sum them: with a single row, every submission transaction of a
+    server would queue on that row's lock until the previous one committed.
     """
 
     server = models.ForeignKey(
@@ -141,6 +145,7 @@ class DailyStat(models.Model):
     # "" = all tags; else the tag, or "sha256:<hex>" for tags too long to index.
     tag_key = models.CharField(max_length=80, blank=True, default="")
     name = models.CharField(max_length=40)
+    shard = models.PositiveSmallIntegerField(default=0)
     value = models.BigIntegerField(default=0)
 
     class Meta:
@@ -149,7 +154,7 @@ class DailyStat(models.Model):
             # (server, tag_key, day range) touches only the roll-up rows, or one
             # tag's rows, never every tag's.
             models.UniqueConstraint(
-                fields=["server", "tag_key", "day", "message_stream", "name"],
+                fields=["server", "tag_key", "day", "message_stream", "name", "shard"],
                 name="dailystat_unique",
             )
         ]

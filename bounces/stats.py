@@ -21,6 +21,9 @@ Counter names used by writers (``counts`` keys):
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -38,6 +41,24 @@ ALIASES = {"SMTPApiErrors": "SMTPApiError", "SpamComplaints": "SpamComplaint"}
 # stays small (PostgreSQL refuses btree entries over ~2.7 kB; tags may be 1000
 # characters of 4-byte UTF-8).
 TAG_KEY_MAX_BYTES = 64
+
+_shard_numbers = itertools.count(os.getpid())
+_local = threading.local()
+
+
+def stats_shard() -> int:
+    """The counter shard this thread writes (``DailyStat.shard``).
+
+    Each thread of a process takes the next number (starting from the process
+    id), so up to ``STATS_COUNTER_SHARDS`` threads of one process never wait on
+    each other's counter rows; two processes collide only where their ranges
+    overlap. A thread keeps its shard, so its rows stay few.
+    """
+    shards = max(1, settings.STATS_COUNTER_SHARDS)
+    number = getattr(_local, "number", None)
+    if number is None:
+        number = _local.number = next(_shard_numbers)
+    return number % shards
 
 
 def stats_day(when: datetime) -> date:
@@ -79,7 +100,9 @@ def stats_record(
     ``stats_day``; prefer passing the event's datetime). Concurrency-safe: one
     ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value``
     statement (PostgreSQL and SQLite), rows in a fixed order so concurrent
-    writers lock them in the same order. Not idempotent: each call adds again.
+    writers lock them in the same order, on this thread's shard
+    (``stats_shard``) so concurrent writers rarely share a row at all. Not
+    idempotent: each call adds again.
     """
     if isinstance(day, datetime):
         day = stats_day(day)
@@ -93,25 +116,28 @@ def stats_record(
         for tag_key in tag_keys
         for name, value in values.items()
     )
+    shard = stats_shard()
     if connection.vendor in ("postgresql", "sqlite"):
-        _upsert(server_id, rows)
+        _upsert(server_id, shard, rows)
     else:  # pragma: no cover - other databases are not supported targets
-        _update_then_insert(server_id, rows)
+        _update_then_insert(server_id, shard, rows)
 
 
-def _upsert(server_id: int, rows: list[tuple[date, str, str, str, int]]) -> None:
+def _upsert(
+    server_id: int, shard: int, rows: list[tuple[date, str, str, str, int]]
+) -> None:
     table = connection.ops.quote_name(DailyStat._meta.db_table)
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     params: list[object] = []
     for day, stream, tag_key, name, value in rows:
-        params.extend([server_id, day, stream, tag_key, name, value])
+        params.extend([server_id, day, stream, tag_key, name, shard, value])
     # Only the quoted table name and "%s" placeholders are interpolated; every
     # value travels as a parameter.
-    columns = "server_id, day, message_stream, tag_key, name, value"
+    columns = "server_id, day, message_stream, tag_key, name, shard, value"
     sql = (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608
         f"VALUES {placeholders} "
-        "ON CONFLICT (server_id, day, message_stream, tag_key, name) "
+        "ON CONFLICT (server_id, day, message_stream, tag_key, name, shard) "
         f"DO UPDATE SET value = {table}.value + excluded.value"
     )
     with connection.cursor() as cursor:
@@ -119,7 +145,7 @@ def _upsert(server_id: int, rows: list[tuple[date, str, str, str, int]]) -> None
 
 
 def _update_then_insert(
-    server_id: int, rows: list[tuple[date, str, str, str, int]]
+    server_id: int, shard: int, rows: list[tuple[date, str, str, str, int]]
 ) -> None:
     for day, stream, tag_key, name, value in rows:
         key = {
@@ -128,6 +154,7 @@ def _update_then_insert(
             "message_stream": stream,
             "tag_key": tag_key,
             "name": name,
+            "shard": shard,
         }
         for _ in range(3):
             if DailyStat.objects.filter(**key).update(value=F("value") + value):

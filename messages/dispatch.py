@@ -2,9 +2,12 @@
 
 Every accepted message must reach a delivery worker. Publishing one Celery task
 per ``POST /email`` cost about a quarter of the request's CPU (profile in
-docs/benchmarks.md), so each web process gathers the ids committed during a short
-window (``DELIVERY_DISPATCH_WINDOW_MS``) and publishes them as one task. With a
-window of 0 every commit publishes at once, in the committing thread.
+docs/benchmarks.md), so each web process publishes at most one task per window
+(``DELIVERY_DISPATCH_WINDOW_MS``): the first commit after a quiet spell is
+published at once, and the ids committed while a window is running go out
+together when it ends. An idle server therefore adds no delay, and a busy one
+publishes one task per window, not one per request. With a window of 0 every
+commit publishes at once, in the committing thread.
 
 PostgreSQL stays the queue of record: if the process dies inside the window or
 the broker is down, the ids are only late, not lost; the delivery sweeper finds
@@ -47,8 +50,10 @@ class _Coalescer:
     def _run(self) -> None:
         while True:
             self.wakeup.wait()
-            time.sleep(settings.DELIVERY_DISPATCH_WINDOW_MS / 1000)
             self.flush()
+            # Hold off for one window; ids committed meanwhile set ``wakeup``
+            # again and are published together when it ends.
+            time.sleep(settings.DELIVERY_DISPATCH_WINDOW_MS / 1000)
 
     def flush(self) -> None:
         with self.lock:

@@ -301,9 +301,10 @@ VERP_SECRET = env_secret("VERP_SECRET", "") or SECRET_KEY
 SENDER_POOL = env_str("SENDER_POOL", "smtp://127.0.0.1:2625")
 DELIVERY_RETRY_WINDOW_HOURS = env_float("DELIVERY_RETRY_WINDOW_HOURS", 72)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 100)
-# Milliseconds a web process gathers committed message ids before publishing one
-# delivery task for all of them (0: one task per commit, published at once).
-DELIVERY_DISPATCH_WINDOW_MS = env_float("DELIVERY_DISPATCH_WINDOW_MS", 5)
+# A web process publishes at most one delivery task per this many milliseconds:
+# the first commit after a quiet spell goes out at once, later ones wait for the
+# window's end and share one task (0: one task per commit, at once).
+DELIVERY_DISPATCH_WINDOW_MS = env_float("DELIVERY_DISPATCH_WINDOW_MS", 20)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 SMTP_TIMEOUT_SECONDS = env_float("SMTP_TIMEOUT_SECONDS", 30)
 METRICS_TOKEN = env_secret("METRICS_TOKEN", "")
@@ -386,6 +387,9 @@ POOL_WEBHOOK_MAX_SKEW_SECONDS = env_int("POOL_WEBHOOK_MAX_SKEW_SECONDS", 300)
 # Time zone whose calendar days the /stats/outbound* counters use (Postmark: US
 # Eastern; we default to UTC so days match the timestamps we emit).
 STATS_TIME_ZONE = env_str("STATS_TIME_ZONE", "UTC")
+# Rows each statistics counter is spread over, so concurrent submissions of one
+# server do not queue on one row lock (bounces.stats.stats_shard). Readers sum.
+STATS_COUNTER_SHARDS = env_int("STATS_COUNTER_SHARDS", 16)
 # Delays (seconds) before each webhook retry. The default spans ~24.4 h in 12
 # retries: Postmark's classic schedule (1, 5, 10, 10, 10, 15, 30 min, 1, 2, 6 h)
 # extended by 6 h and 8 h so a receiver down for a day still gets its events.

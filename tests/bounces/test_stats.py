@@ -41,16 +41,72 @@ def test_concurrent_writers_never_lose_an_increment(transactional_db, tenant):
     for thread in threads:
         thread.join()
     assert errors == []
-    rows = {
-        (r.tag_key, r.name): r.value
-        for r in DailyStat.objects.filter(server=tenant.server, day=DAY)
-    }
+    rows: dict[tuple[str, str], int] = {}
+    for r in DailyStat.objects.filter(server=tenant.server, day=DAY):
+        rows[(r.tag_key, r.name)] = rows.get((r.tag_key, r.name), 0) + r.value
     assert rows == {
         ("", "Sent"): 300,
         ("", "Bounced"): 150,
         ("t", "Sent"): 300,
         ("t", "Bounced"): 150,
     }
+
+
+def test_concurrent_submissions_do_not_wait_on_each_others_counters(
+    transactional_db, tenant
+):
+    """Two open transactions counting Sent for the same server, stream, tag and
+    day: the second must not queue behind the first's row lock (with a single
+    counter row it would, until the first commits)."""
+    first_recorded = threading.Event()
+    release_first = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def record() -> None:
+        stats_record(
+            server_id=tenant.server.id,
+            message_stream="outbound",
+            tag="welcome",
+            day=DAY,
+            counts={"Sent": 1},
+        )
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                record()
+                first_recorded.set()
+                release_first.wait(10)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                record()
+            outcome["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - reported in the main thread
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert first_recorded.wait(10)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    waiter.join(15)
+    release_first.set()
+    holder.join(15)
+    assert outcome == {"ok": True}
+    total = sum(
+        DailyStat.objects.filter(
+            server=tenant.server, tag_key="", name="Sent"
+        ).values_list("value", flat=True)
+    )
+    assert total == 2
 
 
 @pytest.mark.django_db

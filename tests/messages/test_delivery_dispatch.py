@@ -51,15 +51,37 @@ def test_each_commit_publishes_a_task_when_the_window_is_zero(tenant, broker, se
     assert sorted(queued_id_lists(broker)) == [[ids[0]], [ids[1]]]
 
 
-def test_commits_within_the_window_share_one_task(tenant, broker, settings):
-    settings.DELIVERY_DISPATCH_WINDOW_MS = 1500
-    for n in range(3):
-        message_send(server=tenant.server, email=email(tenant, f"u{n}@example.org"))
+def wait_for_tasks(client, count: int, timeout: float) -> list[list[int]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = queued_id_lists(client)
+        if len(found) >= count:
+            return found
+        time.sleep(0.02)
+    return queued_id_lists(client)
+
+
+def test_an_idle_process_publishes_at_once_and_a_busy_one_once_per_window(
+    tenant, broker, settings
+):
     from messages.models import Message
 
-    ids = sorted(Message.objects.values_list("id", flat=True))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not queued_id_lists(broker):
-        time.sleep(0.05)
-    time.sleep(0.1)
-    assert [sorted(x) for x in queued_id_lists(broker)] == [ids]
+    settings.DELIVERY_DISPATCH_WINDOW_MS = 1500
+    started = time.monotonic()
+    message_send(server=tenant.server, email=email(tenant, "u0@example.org"))
+    first = Message.objects.get(recipients_text="u0@example.org").id
+    # Nothing was published recently: the first commit goes out at once.
+    assert wait_for_tasks(broker, 1, timeout=1.0) == [[first]]
+    assert time.monotonic() - started < 1.0
+    for n in (1, 2):
+        message_send(server=tenant.server, email=email(tenant, f"u{n}@example.org"))
+    later = sorted(
+        Message.objects.filter(
+            recipients_text__in=["u1@example.org", "u2@example.org"]
+        ).values_list("id", flat=True)
+    )
+    # Commits inside the running window wait for its end and share one task.
+    time.sleep(0.3)
+    assert queued_id_lists(broker) == [[first]]
+    tasks = wait_for_tasks(broker, 2, timeout=4.0)
+    assert sorted(sorted(ids) for ids in tasks) == sorted([[first], later])
