@@ -33,6 +33,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from postmark_clone.bulk import Writes
+
 from .models import DailyStat
 
 # Plural spellings some callers use for the per-type counters.
@@ -92,6 +94,7 @@ def stats_record(
     tag: str,
     day: date,
     counts: dict[str, int],
+    writes: Writes | None = None,
 ) -> None:
     """Add ``counts`` (e.g. ``{"Sent": 3}``) to the day's counters. Call inside the
     transaction that records the event, so counters and events agree.
@@ -101,8 +104,10 @@ def stats_record(
     ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value``
     statement (PostgreSQL and SQLite), rows in a fixed order so concurrent
     writers lock them in the same order, on this thread's shard
-    (``stats_shard``) so concurrent writers rarely share a row at all. Not
-    idempotent: each call adds again.
+    (``stats_shard``) so concurrent writers rarely share a row at all. With
+    ``writes`` the upsert is queued there, to travel with the caller's other
+    statements (``postmark_clone.bulk.Writes``). Not idempotent: each call adds
+    again.
     """
     if isinstance(day, datetime):
         day = stats_day(day)
@@ -118,14 +123,19 @@ def stats_record(
     )
     shard = stats_shard()
     if connection.vendor in ("postgresql", "sqlite"):
-        _upsert(server_id, shard, rows)
+        sql, params = _upsert(server_id, shard, rows)
+        if writes is not None:
+            writes.add(sql, params)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
     else:  # pragma: no cover - other databases are not supported targets
         _update_then_insert(server_id, shard, rows)
 
 
 def _upsert(
     server_id: int, shard: int, rows: list[tuple[date, str, str, str, int]]
-) -> None:
+) -> tuple[str, list[object]]:
     table = connection.ops.quote_name(DailyStat._meta.db_table)
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     params: list[object] = []
@@ -140,8 +150,7 @@ def _upsert(
         "ON CONFLICT (server_id, day, message_stream, tag_key, name, shard) "
         f"DO UPDATE SET value = {table}.value + excluded.value"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def _update_then_insert(
@@ -167,12 +176,17 @@ def _update_then_insert(
                 continue  # a concurrent writer inserted it first: add to it
 
 
-def stats_record_sent(*, items: Iterable[tuple[int, str, str, datetime, int]]) -> None:
+def stats_record_sent(
+    *,
+    items: Iterable[tuple[int, str, str, datetime, int]],
+    writes: Writes | None = None,
+) -> None:
     """Count ``Sent`` for a submitted batch: ``items`` are
     ``(server_id, message_stream, tag, received_at, recipient_count)``.
 
-    Aggregates first, then one ``stats_record`` per (server, stream, tag, day).
-    Call inside the submission transaction. Not idempotent.
+    Aggregates first, then one ``stats_record`` per (server, stream, tag, day),
+    queued on ``writes`` when given. Call inside the submission transaction.
+    Not idempotent.
     """
     groups: Counter[tuple[int, date, str, str]] = Counter()
     for server_id, stream, tag, received_at, recipients in items:
@@ -186,4 +200,5 @@ def stats_record_sent(*, items: Iterable[tuple[int, str, str, datetime, int]]) -
             tag=tag,
             day=day,
             counts={"Sent": sent},
+            writes=writes,
         )

@@ -27,7 +27,10 @@ def archive_put(*, key: str, data: bytes) -> str:
     would get a suffixed name, which is returned).
     """
     storage = storages["archive"]
-    if type(storage) is FileSystemStorage and storage.directory_permissions_mode is None:
+    if (
+        type(storage) is FileSystemStorage
+        and storage.directory_permissions_mode is None
+    ):
         return _local_put(storage, key, data)
     return storage.save(key, ContentFile(data))
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
 from bounces.stats import stats_record_sent
-from postmark_clone.bulk import bulk_insert
+from postmark_clone.bulk import Writes
 from postmark_clone.errors import ApplicationError
 from postmark_clone.lookup_cache import LookupCache
 
@@ -494,13 +494,16 @@ def _store(prepared: list[_Prepared]) -> None:
     try:
         _archive_all(prepared, written)
         with transaction.atomic():
-            bulk_insert(Message, [item.message for item in prepared])
+            # One round trip for the rows and the counters (keys come from a
+            # per-process pool; see postmark_clone.bulk), then the commit.
+            writes = Writes()
+            writes.insert(Message, [item.message for item in prepared])
             recipients = []
             for item in prepared:
                 for row in item.recipients:
                     row.message = item.message
                     recipients.append(row)
-            bulk_insert(Recipient, recipients)
+            writes.insert(Recipient, recipients)
             # Per-server statistics: Sent counts once per recipient we will attempt
             # (Postmark §6); suppressed recipients are never sent.
             stats_record_sent(
@@ -516,8 +519,10 @@ def _store(prepared: list[_Prepared]) -> None:
                         ),
                     )
                     for item in prepared
-                ]
+                ],
+                writes=writes,
             )
+            writes.send()
             message_ids = [item.message.id for item in prepared]
             transaction.on_commit(lambda: delivery_dispatch(message_ids=message_ids))
     except BaseException:

@@ -1,8 +1,10 @@
 """Append-only bulk inserts for the submission hot paths.
 
-``bulk_insert`` does what ``QuerySet.bulk_create`` does for plain new rows, but
-on PostgreSQL it sends them with ``COPY ... FROM STDIN`` after reserving their
-primary keys from the table's sequence in one round trip. Django's
+``Writes`` (and ``bulk_insert``) do what ``QuerySet.bulk_create`` does for plain
+new rows, with fewer round trips and less CPU on PostgreSQL: primary keys come
+from a per-process pool reserved from the table's sequence, small inserts are
+sent together with the transaction's other statements in one query, and large
+ones with ``COPY ... FROM STDIN``. Django's
 ``bulk_create`` builds one ``INSERT`` with a parameter per column and row
 (12,000 for a batch of 500 messages) that psycopg binds on the client and the
 server parses again: it was a third of the CPU of ``POST /email/batch``. COPY
@@ -15,7 +17,10 @@ objects come back with their primary keys set and marked as saved, as after
 
 from __future__ import annotations
 
+import collections
 import functools
+import os
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -54,59 +59,134 @@ def _converter(field: models.Field) -> Callable[[Any], Any]:
     return convert
 
 
-# Below this many rows one multi-row ``INSERT ... RETURNING`` is cheaper: COPY
-# needs a round trip for the keys and two for the copy itself.
+# At or above this many rows an insert is sent with COPY (executed at once);
+# below it, as one multi-row INSERT that can share a round trip with others.
 COPY_MIN_ROWS = 32
+# Primary keys reserved per round trip when a process's pool runs dry.
+KEY_BLOCK = 256
+
+
+class _KeyPool:
+    """Primary keys taken from a table's sequence ahead of use, per process.
+
+    One ``nextval`` round trip reserves a block; rows then get their keys with
+    no database call, so their ``INSERT`` needs no ``RETURNING`` and can travel
+    with other statements. Keys are unique (each came from ``nextval``) but,
+    across processes, not in insertion order; nothing orders rows by key alone
+    (searches sort by ``received_at`` first). Keys left in a pool when a process
+    exits are simply never used.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.keys: collections.deque[int] = collections.deque()
+
+    def take(self, table: str, column: str, count: int) -> list[int]:
+        with self.lock:
+            if self.pid != os.getpid():  # forked: the parent's keys are not ours
+                self.pid, self.keys = os.getpid(), collections.deque()
+            missing = count - len(self.keys)
+            if missing > 0:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                        "FROM generate_series(1, %s)",
+                        [table, column, max(missing, KEY_BLOCK)],
+                    )
+                    self.keys.extend(key for (key,) in cursor.fetchall())
+            return [self.keys.popleft() for _ in range(count)]
+
+
+_pools: dict[str, _KeyPool] = collections.defaultdict(_KeyPool)
 
 
 @functools.cache
 def _plan(model: type[models.Model]) -> tuple[list[str], str, list[Callable]]:
-    """(attnames, quoted column list, converters) of every non-key column."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    """(attnames, quoted column list, converters) of every column, key first."""
+    fields = [model._meta.pk] + [
+        f for f in model._meta.concrete_fields if not f.primary_key
+    ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     return [f.attname for f in fields], columns, [_converter(f) for f in fields]
 
 
-def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert new ``objs`` of ``model`` (no primary keys yet) and set their keys;
-    call inside a transaction. Field defaults are those of the objects as
-    constructed; ``pre_save`` hooks such as ``auto_now`` are not run (the
-    hot-path models set their timestamps explicitly)."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
-        return
-    meta = model._meta
-    table = connection.ops.quote_name(meta.db_table)
-    attnames, columns, converters = _plan(model)
-    pairs = list(zip(attnames, converters, strict=True))
-    rows = [[convert(obj.__dict__[name]) for name, convert in pairs] for obj in objs]
-    with connection.cursor() as cursor:
-        if len(objs) < COPY_MIN_ROWS:
+class Writes:
+    """Inserts and other statements of one transaction, sent together.
+
+    On PostgreSQL, ``insert`` reserves keys from a per-process pool and, for
+    small inserts, only queues an ``INSERT``; ``add`` queues any statement;
+    ``send`` executes everything queued as one multi-statement query (one round
+    trip; Django's psycopg cursor binds parameters on the client). Large inserts
+    go out at once with COPY. Foreign keys are checked at commit (Django creates
+    them ``DEFERRABLE INITIALLY DEFERRED``), so the order inside a round trip
+    does not matter. Elsewhere (SQLite) every call executes at once.
+    """
+
+    def __init__(self) -> None:
+        self.postgres = connection.vendor == "postgresql"
+        self.sql: list[str] = []
+        self.params: list[Any] = []
+
+    def insert(self, model: type[models.Model], objs: Sequence[models.Model]) -> None:
+        """Insert new ``objs`` (no keys yet) and set their keys. Field values
+        are taken as constructed; ``pre_save`` hooks such as ``auto_now`` do
+        not run (the hot-path models set their timestamps explicitly)."""
+        if not objs:
+            return
+        if not self.postgres:
+            model.objects.bulk_create(objs)
+            return
+        meta = model._meta
+        keys = _pools[meta.db_table].take(meta.db_table, meta.pk.column, len(objs))
+        attnames, columns, converters = _plan(model)
+        for obj, key in zip(objs, keys, strict=True):
+            setattr(obj, meta.pk.attname, key)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        pairs = list(zip(attnames, converters, strict=True))
+        rows = [
+            [convert(obj.__dict__[name]) for name, convert in pairs] for obj in objs
+        ]
+        table = connection.ops.quote_name(meta.db_table)
+        if len(rows) < COPY_MIN_ROWS:
             one = "(" + ", ".join(["%s"] * len(attnames)) + ")"
-            cursor.execute(
+            self.add(
                 f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-                + ", ".join([one] * len(rows))
-                + f" RETURNING {connection.ops.quote_name(meta.pk.column)}",
+                + ", ".join([one] * len(rows)),
                 [value for row in rows for value in row],
             )
-            keys = [key for (key,) in cursor.fetchall()]
-        else:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-                "FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(objs)],
-            )
-            keys = [key for (key,) in cursor.fetchall()]
-            pk_column = connection.ops.quote_name(meta.pk.column)
-            sql = f"COPY {table} ({pk_column}, {columns}) FROM STDIN"  # noqa: S608
-            # ``cursor.cursor`` is psycopg's own cursor under Django's wrapper;
-            # errors are translated to Django's (IntegrityError...) as usual.
+            return
+        sql = f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608
+        # ``cursor.cursor`` is psycopg's own cursor under Django's wrapper;
+        # errors are translated to Django's (IntegrityError...) as usual.
+        with connection.cursor() as cursor:
             with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-                for key, row in zip(keys, rows, strict=True):
-                    copy.write_row([key, *row])
-    for obj, key in zip(objs, keys, strict=True):
-        setattr(obj, meta.pk.attname, key)
-        obj._state.adding = False
-        obj._state.db = connection.alias
+                for row in rows:
+                    copy.write_row(row)
+
+    def add(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue one statement (``%s`` placeholders, no trailing semicolon)."""
+        if not self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        self.sql.append(sql)
+        self.params.extend(params)
+
+    def send(self) -> None:
+        """Execute what is queued, in one round trip. Safe to call again."""
+        if not self.sql:
+            return
+        sql, params = ";\n".join(self.sql), self.params
+        self.sql, self.params = [], []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+    """Insert new ``objs`` of ``model`` at once and set their keys; call inside a
+    transaction. See ``Writes`` to send several inserts in one round trip."""
+    writes = Writes()
+    writes.insert(model, objs)
+    writes.send()

@@ -98,3 +98,40 @@ def test_a_failed_insert_stores_nothing(tenant):
     with pytest.raises((IntegrityError, DataError)), transaction.atomic():
         bulk_insert(Message, messages)
     assert not Message.objects.filter(server=tenant.server).exists()
+
+
+def test_writes_send_rows_and_other_statements_in_one_round_trip(tenant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from postmark_clone.bulk import Writes
+
+    messages, recipients = build(tenant, 2)
+    bulk_insert(Message, build(tenant, 1)[0])  # fills this process's key pool
+    with CaptureQueriesContext(connection) as queries:
+        writes = Writes()
+        writes.insert(Message, messages)
+        for row in recipients:
+            row.message = row.message
+        writes.insert(Recipient, recipients)
+        writes.add(
+            "UPDATE mail_message SET tag = %s WHERE id = %s", ["later", messages[0].pk]
+        )
+        writes.send()
+    assert len(queries.captured_queries) == 1
+    assert Message.objects.get(pk=messages[0].pk).tag == "later"
+    assert Recipient.objects.filter(message__in=messages).count() == 4
+
+
+def test_a_forked_process_does_not_reuse_its_parents_reserved_keys(tenant):
+    from postmark_clone import bulk
+
+    first = build(tenant, 1)[0]
+    bulk_insert(Message, first)
+    pool = bulk._pools[Message._meta.db_table]
+    parents_next = pool.keys[0]
+    pool.pid = -1  # as seen from a child after fork()
+    second = build(tenant, 1)[0]
+    bulk_insert(Message, second)
+    assert second[0].pk != parents_next
+    assert second[0].pk > first[0].pk
