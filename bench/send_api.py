@@ -122,7 +122,7 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    env: dict[str, str], workers: int, threads: int
+    env: dict[str, str], workers: int, threads: int, worker_class: str = "gthread"
 ) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -134,7 +134,7 @@ def start_gunicorn(
             "-w",
             str(workers),
             "-k",
-            "gthread",
+            worker_class,
             "--threads",
             str(threads),
             "-b",
@@ -387,12 +387,15 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument(
+        "--worker-class", default="gthread", help="gunicorn worker class (-k)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--duration", type=float, default=10.0, help="s per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="s before runs")
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--batches", type=int, default=10, help="batches per run")
+    parser.add_argument("--batches", type=int, default=40, help="batches per run")
     parser.add_argument("--batch-concurrency", type=int, default=2)
     parser.add_argument(
         "--profile",
@@ -414,7 +417,7 @@ def main() -> None:
         if args.profile:
             profile(env, token, sender, args.profile)
             return
-        proc, url = start_gunicorn(env, args.workers, args.threads)
+        proc, url = start_gunicorn(env, args.workers, args.threads, args.worker_class)
     try:
         asyncio.run(run_single(url, token, sender, args.concurrency, args.warmup))
         singles = [
@@ -444,7 +447,11 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "server": (
-            {"gunicorn_workers": args.workers, "threads": args.threads}
+            {
+                "gunicorn_workers": args.workers,
+                "threads": args.threads,
+                "worker_class": args.worker_class,
+            }
             if proc is not None
             else {"url": url}
         ),
