@@ -50,7 +50,7 @@ from django.db.models.functions import Cast, Lower
 from accounts.models import Server
 
 from .archive import archive_get
-from .models import Message, MessageEvent, Recipient
+from .models import Message, MessageEvent, Recipient, RecipientAddress
 
 # Exact counts stop here; paging cannot go further (count + offset <= 10,000).
 COUNT_CAP = 10_000
@@ -155,7 +155,7 @@ def _message_conditions(
 def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
     stream = (filters.messagestream or "outbound").lower()
     qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
-    target = _recipient_target(filters.recipient)
+    target = _recipient_target(filters.recipient, server=server)
     if target:
         rows = _address_rows(
             server=server, stream=stream, target=target, filters=filters
@@ -164,7 +164,9 @@ def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
     elif filters.recipient:
         # Any other fragment (part of a name or domain): substring search on the
         # lower-cased recipient list, served by the trigram index.
-        qs = qs.filter(recipients_text__ilike_contains=filters.recipient.lower())
+        qs = qs.filter(
+            recipients_text__ilike_contains=filters.recipient.strip().lower()
+        )
     conditions = _message_conditions(server=server, stream=stream, filters=filters)
     if conditions is None:
         return qs.none()
@@ -236,25 +238,62 @@ def _distinct_senders(*, server: Server, stream: str) -> list[str] | None:
     return None if len(senders) > SENDER_SCAN_LIMIT else senders
 
 
+# How a recipient term is searched; see ``_recipient_target``.
+_Target = tuple[str, str] | tuple[str, list[str]]
+
 _ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
-def _recipient_target(term: str) -> tuple[str, str] | None:
-    """``("address", a)`` for one complete address, ``("domain", d)`` for
-    ``@domain`` (PostgreSQL), ``None`` for any other fragment (substring)."""
+def _recipient_target(term: str, *, server: Server) -> _Target | None:
+    """How to search recipient ``term`` for this server:
+
+    * ``("address", a)`` for one complete address;
+    * ``("domain", d)`` for ``@domain`` (PostgreSQL);
+    * ``("addresses", [a, ...])`` for any other fragment that the server's
+      address dictionary resolves to at most ``FRAGMENT_ADDRESS_LIMIT``
+      addresses (PostgreSQL; an empty list means nothing can match);
+    * ``None`` otherwise: a substring search on ``recipients_text``.
+    """
     term = term.strip().lower()
     if _ADDRESS.match(term):
         return ("address", term)
-    if (
-        term.startswith("@")
-        and _DOMAIN.match(term[1:])
-        and connection.vendor == "postgresql"
-    ):
+    if connection.vendor != "postgresql" or not term:
+        return None
+    if term.startswith("@") and _DOMAIN.match(term[1:]):
         return ("domain", term[1:])
-    return None
+    if "," in term:
+        # Could span two recipients of ``recipients_text``; no single address
+        # contains it, so only the substring search answers it faithfully.
+        return None
+    matching = _fragment_addresses(server=server, fragment=term)
+    if matching is None:
+        return None
+    if len(matching) == 1:
+        return ("address", matching[0])
+    return ("addresses", matching)
+
+
+FRAGMENT_ADDRESS_LIMIT = 1000
+
+
+def _fragment_addresses(*, server: Server, fragment: str) -> list[str] | None:
+    """The server's known recipient addresses containing ``fragment``, or
+    ``None`` if there are more than ``FRAGMENT_ADDRESS_LIMIT``.
+
+    Read from ``RecipientAddress`` (a trigger keeps it a superset of the
+    server's recipient addresses, lower-cased; trigram GIN
+    ``rcptaddr_email_trgm``), which is one row per address rather than per
+    message, so even a fragment matching a popular address costs a few
+    milliseconds. PostgreSQL only.
+    """
+    addresses = RecipientAddress.objects.filter(
+        server=server, email__ilike_contains=fragment
+    ).values_list("email", flat=True)
+    matching = sorted(addresses[: FRAGMENT_ADDRESS_LIMIT + 1])
+    return None if len(matching) > FRAGMENT_ADDRESS_LIMIT else matching
 
 
 def _email_domain() -> Func:
@@ -272,18 +311,19 @@ def _address_rows(
     *,
     server: Server,
     stream: str,
-    target: tuple[str, str],
+    target: _Target,
     filters: MessageFilters,
 ) -> QuerySet[Recipient]:
     """Recipient rows of an address or ``@domain`` in this server's stream
     (indexes ``rcpt_address_received`` / ``rcpt_domain_received``: tenant,
     stream, lower(email) or its domain, time)."""
     kind, value = target
-    key = Lower("email") if kind == "address" else _email_domain()
+    key = _email_domain() if kind == "domain" else Lower("email")
+    lookup = "_target__in" if kind == "addresses" else "_target"
     rows = (
         Recipient.objects.filter(server=server, message_stream=stream)
         .alias(_target=key)
-        .filter(_target=value)
+        .filter(**{lookup: value})
     )
     if filters.fromdate:
         rows = rows.filter(received_at__gte=filters.fromdate)
@@ -296,7 +336,7 @@ def _search_by_address(
     *,
     server: Server,
     filters: MessageFilters,
-    target: tuple[str, str],
+    target: _Target,
     conditions: list[tuple[str, Any]],
     count: int,
     offset: int,
@@ -338,7 +378,9 @@ def message_search(
     table (``_search_by_address``). Preconditions: ``1 <= count`` and ``offset >= 0``
     (the edge enforces Postmark's limits). Read-only; safe to call any time.
     """
-    target = _recipient_target(filters.recipient)
+    target = _recipient_target(filters.recipient, server=server)
+    if target == ("addresses", []):
+        return 0, []
     if target and (connection.vendor == "postgresql" or not filters.metadata):
         stream = (filters.messagestream or "outbound").lower()
         conditions = _message_conditions(server=server, stream=stream, filters=filters)
