@@ -34,16 +34,25 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, Func, Lookup, QuerySet, TextField, Value
+from django.db.models import (
+    CharField,
+    Count,
+    Func,
+    Lookup,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
 
@@ -152,10 +161,18 @@ def _message_conditions(
     return conditions
 
 
-def _filtered(*, server: Server, filters: MessageFilters) -> QuerySet[Message]:
+def _filtered(
+    *,
+    server: Server,
+    filters: MessageFilters,
+    target: _Target | None | Literal["unknown"] = "unknown",
+) -> QuerySet[Message]:
+    """The server's messages matching ``filters`` (recipient ``target`` as
+    resolved by ``_recipient_target``, if the caller already did)."""
     stream = (filters.messagestream or "outbound").lower()
     qs: QuerySet[Message] = Message.objects.filter(server=server, message_stream=stream)
-    target = _recipient_target(filters.recipient, server=server)
+    if target == "unknown":
+        target = _recipient_target(filters.recipient, server=server)
     if target:
         rows = _address_rows(
             server=server, stream=stream, target=target, filters=filters
@@ -239,7 +256,7 @@ def _distinct_senders(*, server: Server, stream: str) -> list[str] | None:
 
 
 # How a recipient term is searched; see ``_recipient_target``.
-_Target = tuple[str, str] | tuple[str, list[str]]
+_Target = tuple[str, str] | tuple[str, list[str]] | tuple[str, QuerySet]
 
 _ADDRESS = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
@@ -264,9 +281,7 @@ def _recipient_target(term: str, *, server: Server) -> _Target | None:
         return None
     if term.startswith("@") and _DOMAIN.match(term[1:]):
         return ("domain", term[1:])
-    if "," in term:
-        # Could span two recipients of ``recipients_text``; no single address
-        # contains it, so only the substring search answers it faithfully.
+    if not _uses_dictionary(term):
         return None
     matching = _fragment_addresses(server=server, fragment=term)
     if matching is None:
@@ -277,6 +292,15 @@ def _recipient_target(term: str, *, server: Server) -> _Target | None:
 
 
 FRAGMENT_ADDRESS_LIMIT = 1000
+
+
+def _uses_dictionary(term: str) -> bool:
+    """Whether a recipient fragment can be answered from the address
+    dictionary: PostgreSQL (the trigger that fills it), and no comma (a comma
+    could span two recipients of ``recipients_text``; no single address
+    contains it, so only the substring search answers it faithfully)."""
+    term = term.strip()
+    return connection.vendor == "postgresql" and bool(term) and "," not in term
 
 
 def _fragment_addresses(*, server: Server, fragment: str) -> list[str] | None:
@@ -394,15 +418,67 @@ def message_search(
             count=count,
             offset=offset,
         )
-    qs = _filtered(server=server, filters=filters)
+    qs = _filtered(server=server, filters=filters, target=target)
     page = list(qs.order_by("-received_at", "-id")[offset : offset + count])
     if len(page) < count and (page or offset == 0):
         # The last page is in hand, so the total is known: skip the count query.
         return offset + len(page), page
-    return _total(qs.order_by(), seen=offset + len(page)), page
+    counter = None
+    if _uses_dictionary(filters.recipient):
+        # A fragment too broad for the address list (``_recipient_target``):
+        # the page above walked the message time index, but counting 10,000
+        # trigram matches means re-checking as many heap rows. Count the
+        # recipient rows of the matching dictionary addresses instead.
+        rows = _broad_fragment_rows(server=server, filters=filters)
+        counter = lambda: _distinct_messages(rows)  # noqa: E731
+    return _total(qs.order_by(), seen=offset + len(page), count=counter), page
 
 
-def _total(qs: QuerySet, *, seen: int) -> int:
+def _broad_fragment_rows(
+    *, server: Server, filters: MessageFilters
+) -> QuerySet[Recipient]:
+    """Recipient rows matching a fragment through the dictionary as a subquery
+    (a nested loop: matching addresses, then ``rcpt_address_received`` per
+    address, index-only), with the other filters checked on each row's
+    message. Only called when ``_message_conditions`` matched something."""
+    stream = (filters.messagestream or "outbound").lower()
+    known = RecipientAddress.objects.filter(
+        server=server, email__ilike_contains=filters.recipient.strip().lower()
+    ).values("email")
+    rows = _address_rows(
+        server=server, stream=stream, target=("addresses", known), filters=filters
+    )
+    conditions = _message_conditions(server=server, stream=stream, filters=filters)
+    for lookup, value in conditions or []:
+        rows = rows.filter(**{f"message__{lookup}": value})
+    return rows
+
+
+def _distinct_messages(rows: QuerySet[Recipient]) -> int:
+    """Distinct messages among ``rows``, exact up to ``COUNT_CAP``.
+
+    ``SELECT DISTINCT`` would read every matching row before counting; instead
+    read ``COUNT_CAP`` rows and a tenth more (the nested loop stops there) and
+    count distinct messages among them. A message with two matching recipients
+    is read twice, so if duplicates still leave fewer than ``COUNT_CAP`` while
+    rows remain, read further (rare; after three tries the lower bound is
+    answered).
+    """
+    ids = rows.order_by().values("message_id")
+    limit = COUNT_CAP + COUNT_CAP // 10
+    for _attempt in range(3):
+        # SELECT count(*), count(DISTINCT message_id) FROM (... LIMIT n)
+        seen = ids[:limit].aggregate(
+            read=Count("*"), distinct=Count("message_id", distinct=True)
+        )
+        if seen["read"] < limit or seen["distinct"] >= COUNT_CAP:
+            break
+        # Scale the read by the duplicates seen so far.
+        limit = limit * COUNT_CAP // max(seen["distinct"], 1) + 1
+    return min(seen["distinct"], COUNT_CAP)
+
+
+def _total(qs: QuerySet, *, seen: int, count: Callable[[], int] | None = None) -> int:
     """``TotalCount``: exact up to ``COUNT_CAP`` when that is cheap, else estimated.
 
     The count runs under a ``statement_timeout`` of ``ARCHIVE_COUNT_BUDGET_MS``
@@ -412,12 +488,15 @@ def _total(qs: QuerySet, *, seen: int) -> int:
     budget runs out, the planner's row estimate (capped at ``COUNT_CAP``) is
     answered instead, never less than ``seen`` plus one (the caller just read a
     full page, so there is more), which keeps ``while offset < TotalCount``
-    paging loops going until they reach a short page.
+    paging loops going until they reach a short page. ``count``, when given,
+    computes the same capped count another way (``qs`` still gives the
+    estimate).
     """
     capped = qs[:COUNT_CAP]
+    count = count or capped.count
     budget = settings.ARCHIVE_COUNT_BUDGET_MS
     if connection.vendor != "postgresql" or budget <= 0:
-        return capped.count()
+        return count()
     try:
         # A savepoint when the caller is in a transaction: a cancelled statement
         # then rolls back only this block (and its SET LOCAL), not the caller's.
@@ -426,7 +505,7 @@ def _total(qs: QuerySet, *, seen: int) -> int:
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true)", [f"{budget}ms"]
             )
-            total = capped.count()
+            total = count()
             if nested:
                 # SET LOCAL outlives a released savepoint: undo it for the caller.
                 cursor.execute("SET LOCAL statement_timeout TO DEFAULT")

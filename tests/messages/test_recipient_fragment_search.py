@@ -104,37 +104,67 @@ def test_a_fragment_finds_each_message_with_a_matching_recipient_once(archive):
     assert search(archive, recipient="nobody") == (0, [])
 
 
+def substring_search(server, count=100, offset=0, **filters):
+    """The plain substring search on ``recipients_text`` (the message-side
+    trigram path, no dictionary involved): what every fragment search must
+    return."""
+    qs = selectors._filtered(
+        server=server, filters=MessageFilters(**filters), target=None
+    )
+    page = qs.order_by("-received_at", "-id")[offset : offset + count]
+    return qs.count(), [m.subject for m in page]
+
+
 def test_the_dictionary_and_the_substring_search_agree(archive, monkeypatch):
-    via_dictionary = {}
-    for fragment in FRAGMENTS:
+    cases = [
+        (fragment, filters, offset)
+        for fragment in FRAGMENTS
+        for filters in FILTERS
+        for offset in (0, 1, 2)
+    ]
+    expected = {}
+    for fragment, filters, offset in cases:
         target = selectors._recipient_target(fragment, server=archive)
         assert target is not None and target[0] in ("address", "addresses"), fragment
-        for index, filters in enumerate(FILTERS):
-            via_dictionary[fragment, index] = search(
-                archive, recipient=fragment, **filters
-            )
-            for offset in (0, 1, 2):
-                via_dictionary[fragment, index, offset] = search(
-                    archive, recipient=fragment, count=1, offset=offset, **filters
-                )
+        truth = substring_search(archive, recipient=fragment, **filters)
+        # count=1: the page is full whenever there is a match, so the capped
+        # count runs too instead of being read off a short page.
+        found = search(archive, recipient=fragment, count=1, offset=offset, **filters)
+        assert found == (truth[0], truth[1][offset : offset + 1]), (fragment, filters)
+        expected[fragment, str(filters), offset] = found
 
-    # No fragment fits in a dictionary of limit 0: every search falls back to
-    # ILIKE on recipients_text, the plain substring search.
+    # Past the address limit (here 0) a fragment pages from the message table
+    # and counts through the dictionary rows (``_broad_fragment_rows``).
     monkeypatch.setattr(selectors, "FRAGMENT_ADDRESS_LIMIT", 0)
-    for fragment in FRAGMENTS:
+    for fragment, filters, offset in cases:
         if fragment != "leeward":  # no address at all: nothing to fall back to
             assert selectors._recipient_target(fragment, server=archive) is None
-        for index, filters in enumerate(FILTERS):
-            expected = search(archive, recipient=fragment, **filters)
-            assert via_dictionary[fragment, index] == expected, (fragment, filters)
-            for offset in (0, 1, 2):
-                page = search(
-                    archive, recipient=fragment, count=1, offset=offset, **filters
-                )
-                assert via_dictionary[fragment, index, offset] == page
+        found = search(archive, recipient=fragment, count=1, offset=offset, **filters)
+        assert found == expected[fragment, str(filters), offset], (fragment, filters)
     # The comparison covered real results, not only empty ones.
-    assert via_dictionary["ann.lee", 0][0] == 4
-    assert via_dictionary["example", 3] == (1, ["ann broadcast"])
+    assert expected["ann.lee", "{}", 0] == (4, ["joanna"])
+    assert expected["example", str({"messagestream": "broadcast"}), 0] == (
+        1,
+        ["ann broadcast"],
+    )
+
+
+def test_a_broad_fragment_counts_messages_not_recipients(tenant, monkeypatch):
+    monkeypatch.setattr(selectors, "FRAGMENT_ADDRESS_LIMIT", 0)
+    for index in range(7):
+        make_message(
+            tenant.server,
+            subject=f"m{index}",
+            to=f"kim{index}@a.example, kim{index}@b.example",
+            received_at=NOW + index * MINUTE,
+        )
+    assert search(tenant.server, recipient="kim", count=2) == (7, ["m6", "m5"])
+    # With a cap of 10 the first read (11 rows) holds only 6 messages: it must
+    # read further rather than answer 6.
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
+    assert search(tenant.server, recipient="kim", count=2)[0] == 7
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    assert search(tenant.server, recipient="kim", count=2)[0] == 5
 
 
 def test_a_fragment_never_matches_another_tenants_addresses(archive, other_tenant):
