@@ -9,6 +9,7 @@ record). ``MessageEvent`` is the timeline in Postmark's vocabulary.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.db.models import F
@@ -167,6 +168,43 @@ class Recipient(models.Model):
                 name="rcpt_queue",
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class RecipientAddress(models.Model):
+    """One row per distinct (lower-cased) recipient address of a server: the
+    dictionary that recipient *fragment* searches look up first (see
+    ``messages/selectors.py``). A few hundred thousand rows per busy tenant
+    instead of millions of messages, so a trigram match on it is cheap.
+
+    Written by the database, not by Django: on PostgreSQL a statement-level
+    ``AFTER INSERT`` trigger on ``mail_recipient`` adds new addresses and moves
+    ``last_seen`` forward at most once a day per address (migration
+    ``recipient_address_dictionary``); the retention purge deletes rows whose
+    ``last_seen`` is past the server's retention. SQLite has neither the trigger
+    nor the trigram index and never reads this table.
+    """
+
+    # Slack on ``last_seen``: the trigger refreshes it only when it is this far
+    # behind (so a busy address is not rewritten on every send), and the purge
+    # keeps rows this much longer than retention to make up for it.
+    REFRESH_INTERVAL = timedelta(days=1)
+
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    email = models.CharField(max_length=320)  # lower(Recipient.email)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index the trigger's ON CONFLICT and the purge use.
+            models.UniqueConstraint(
+                fields=["server", "email"], name="rcptaddr_server_email"
+            )
         ]
 
     def __str__(self) -> str:

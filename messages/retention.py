@@ -8,6 +8,11 @@ statistics are kept forever. ``archive_purge`` does two sweeps:
    ``now - retention_days`` are deleted with their recipients and events, and
    their raw MIME objects are deleted from the archive. A message received
    exactly at the cutoff is kept (the window is ``[cutoff, now]``).
+   Once a server's expired messages are all gone, its recipient addresses
+   not seen since the cutoff (less ``RecipientAddress.REFRESH_INTERVAL``, the
+   slack of the trigger that maintains ``last_seen``) are deleted from the
+   address dictionary that fragment search reads, so a forgotten address
+   cannot be found by searching for a piece of it.
 2. **Content-free servers** (``store_content=False``). Their raw MIME exists only
    because delivery needs it. Once no recipient is waiting for (re)delivery the
    object is deleted and ``archive_key`` cleared; the metadata row stays until
@@ -42,7 +47,7 @@ from django.utils import timezone
 from accounts.models import Server
 
 from .archive import archive_delete_many
-from .models import Message, Recipient
+from .models import Message, Recipient, RecipientAddress
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ class PurgeResult:
     ran out before the work did (the next run continues)."""
 
     messages_deleted: int = 0
+    addresses_deleted: int = 0
     objects_deleted: int = 0
     contents_cleared: int = 0
     batches: int = 0
@@ -108,7 +114,10 @@ def archive_purge(
     if server_ids is not None:
         servers = servers.filter(id__in=server_ids)
     for server in servers.only("id", "retention_days"):
-        if not _purge_expired(server, now, batch_size, budget, result):
+        if not (
+            _purge_expired(server, now, batch_size, budget, result)
+            and _forget_addresses(server, now, batch_size, budget, result)
+        ):
             result.complete = False
             break
     if result.complete:
@@ -117,8 +126,10 @@ def archive_purge(
         )
     result.batches = budget.batches
     logger.info(
-        "archive purge: %s messages, %s objects, %s contents cleared, complete=%s",
+        "archive purge: %s messages, %s addresses, %s objects, %s contents cleared, "
+        "complete=%s",
         result.messages_deleted,
+        result.addresses_deleted,
         result.objects_deleted,
         result.contents_cleared,
         result.complete,
@@ -156,6 +167,35 @@ def _purge_expired(
             # detaches bounces (SET_NULL) in the same short transaction.
             Message.objects.filter(id__in=ids).delete()
         result.messages_deleted += len(ids)
+
+
+def _forget_addresses(
+    server: Server,
+    now: datetime,
+    batch_size: int,
+    budget: _Budget,
+    result: PurgeResult,
+) -> bool:
+    """Delete one server's dictionary addresses whose messages are all past
+    retention. Runs only after ``_purge_expired`` finished the server, so no
+    address is forgotten while messages to it remain. False if the budget ran
+    out."""
+    threshold = (
+        retention_cutoff(server=server, now=now) - RecipientAddress.REFRESH_INTERVAL
+    )
+    stale = RecipientAddress.objects.filter(
+        server_id=server.id, last_seen__lt=threshold
+    )
+    while True:
+        ids = list(stale.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return True
+        if not budget.spend():
+            return False
+        # ``last_seen`` is checked again by the DELETE itself: a send that
+        # refreshed the row since the SELECT keeps it.
+        deleted, _ = stale.filter(id__in=ids).delete()
+        result.addresses_deleted += deleted
 
 
 def _clear_finished_content(

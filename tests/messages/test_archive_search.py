@@ -137,20 +137,32 @@ def test_an_address_combines_with_every_other_filter(archive):
 
 
 def test_recipient_searches_use_the_recipient_indexes(archive):
+    # The search key must be an index condition, not a filter on some other
+    # index's rows (tiny tables make any index look as good as another).
+    address_key = "lower((email)::text) = "
     cases = (
-        (MessageFilters(recipient="alice@example.org"), "rcpt_address_received"),
-        (MessageFilters(recipient="@example.org"), "rcpt_domain_received"),
+        (MessageFilters(recipient="alice@example.org"), address_key),
+        (MessageFilters(recipient="@example.org"), "split_part(lower((email)::text)"),
+        # A fragment resolved through the address dictionary (two addresses).
+        (MessageFilters(recipient="example.org"), address_key + "ANY"),
     )
+    for index in range(40):
+        make_message(archive, subject=f"filler {index}", to=f"u{index}@example.net")
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mail_recipient")
         cursor.execute("SET enable_seqscan = off")
         try:
-            for filters, index in cases:
-                target = selectors._recipient_target(filters.recipient)
+            for filters, key in cases:
+                target = selectors._recipient_target(filters.recipient, server=archive)
+                assert target is not None
                 rows = selectors._address_rows(
                     server=archive, stream="outbound", target=target, filters=filters
                 )
                 plan = rows.order_by("-received_at").explain()
-                assert index in plan, plan
+                conditions = [
+                    line for line in plan.splitlines() if "Index Cond" in line
+                ]
+                assert any(key in line for line in conditions), plan
         finally:
             cursor.execute("RESET enable_seqscan")
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from bounces.models import Bounce
 from messages.archive import archive_get, archive_key, archive_put
-from messages.models import Message, MessageEvent, Recipient
+from messages.models import Message, MessageEvent, Recipient, RecipientAddress
 from messages.retention import archive_purge
 from postmark_clone.celery import app as celery_app
 from tests.archive_s3 import s3_archive  # noqa: F401  (fixture)
@@ -197,6 +197,59 @@ def test_a_sent_content_free_message_is_archived_as_transient(api, tenant):
     assert message.archive_key == ""
 
 
+# --- recipient address dictionary (fragment search) --------------------------------
+
+
+def addresses(server) -> set[str]:
+    return set(
+        RecipientAddress.objects.filter(server=server).values_list("email", flat=True)
+    )
+
+
+def test_it_forgets_addresses_last_seen_past_retention(tenant, other_tenant):
+    server = tenant.server  # 45 days
+    other_tenant.server.retention_days = 365
+    other_tenant.server.save()
+    cutoff = NOW - timedelta(days=45)
+    slack = RecipientAddress.REFRESH_INTERVAL
+    make_message(server, to="gone@example.org", received_at=cutoff - slack - ONE_TICK)
+    # Its message expires, but last_seen may lag a send by up to ``slack``.
+    make_message(server, to="Lagging@example.org", received_at=cutoff - ONE_TICK)
+    make_message(server, to="kept@example.org", received_at=cutoff - timedelta(days=9))
+    make_message(server, to="kept@example.org", received_at=NOW)
+    make_message(other_tenant.server, to="gone@example.org", received_at=cutoff - slack)
+
+    result = archive_purge(now=NOW)
+
+    assert result.complete
+    assert result.addresses_deleted == 1
+    assert addresses(server) == {"lagging@example.org", "kept@example.org"}
+    assert addresses(other_tenant.server) == {"gone@example.org"}
+
+
+def test_addresses_are_forgotten_only_once_their_messages_are(tenant):
+    for index in range(3):
+        make_message(
+            tenant.server,
+            to=f"old{index}@example.org",
+            received_at=NOW - timedelta(days=60, minutes=index),
+        )
+    first = archive_purge(now=NOW, batch_size=2, max_batches=1)
+    assert (first.complete, first.messages_deleted, first.addresses_deleted) == (
+        False,
+        2,
+        0,
+    )
+    assert addresses(tenant.server) == {f"old{i}@example.org" for i in range(3)}
+    second = archive_purge(now=NOW, batch_size=2)
+    assert (second.complete, second.messages_deleted, second.addresses_deleted) == (
+        True,
+        1,
+        3,
+    )
+    assert addresses(tenant.server) == set()
+
+
 # --- edges ---------------------------------------------------------------------------
 
 
@@ -204,7 +257,10 @@ def test_the_operator_command_reports_what_it_deleted(tenant):
     archived(tenant.server, received_at=NOW - timedelta(days=400))
     out = StringIO()
     call_command("purge_archive", "--batch-size", "10", stdout=out)
-    assert "deleted 1 messages and 1 archive objects" in out.getvalue()
+    assert (
+        "deleted 1 messages, 1 archive objects and 1 recipient addresses"
+        in out.getvalue()
+    )
     assert Message.objects.count() == 0
 
 

@@ -9,8 +9,9 @@ from messages.retention import DEFAULT_BATCH_SIZE, archive_purge
 
 class Command(BaseCommand):
     help = (
-        "Delete messages (rows, events, raw MIME) past each server's retention "
-        "period, and the raw MIME of content-free servers' finished messages."
+        "Delete messages (rows, events, raw MIME) and recipient addresses past "
+        "each server's retention period, and the raw MIME of content-free "
+        "servers' finished messages."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,8 +39,9 @@ class Command(BaseCommand):
             server_ids=options["servers"],
         )
         self.stdout.write(
-            f"deleted {result.messages_deleted} messages and "
-            f"{result.objects_deleted} archive objects; cleared content of "
+            f"deleted {result.messages_deleted} messages, "
+            f"{result.objects_deleted} archive objects and "
+            f"{result.addresses_deleted} recipient addresses; cleared content of "
             f"{result.contents_cleared} messages in {result.batches} batches"
             + ("" if result.complete else " (budget reached; run again to continue)")
         )
