@@ -5,7 +5,7 @@ Usage (from the repository root, PostgreSQL and Redis configured as for tests)::
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/4 \\
     .venv/bin/python bench/smtp_ingest.py --messages 5000 --sessions 20 \\
-        --runs 3 --processes 1 --workers 1 --postfix
+        --runs 3 --postfix [--processes N] [--workers N] [--pipelining]
 
 It migrates the database, creates a throwaway tenant, starts
 ``manage.py smtpd --processes N`` on a free port (AUTH allowed on loopback
@@ -339,8 +339,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=2048, help="message bytes")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--processes", type=int, default=1, help="smtpd processes")
-    parser.add_argument("--workers", type=int, default=1, help="threads/process")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="smtpd processes; 0 = one per CPU"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="committers/process")
     parser.add_argument("--postfix", action="store_true", help="also run Postfix")
     parser.add_argument(
         "--pipelining",
@@ -360,7 +362,7 @@ def main() -> None:
         "message_bytes": len(
             make_message(sender, "rcpt@bench-sink.example", args.size)
         ),
-        "processes": args.processes,
+        "processes": args.processes or os.cpu_count(),
         "workers": args.workers,
         "pipelining": args.pipelining,
         "cpus": os.cpu_count(),

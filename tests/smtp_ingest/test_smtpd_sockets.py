@@ -471,6 +471,10 @@ def test_the_smtpd_command_serves_starttls_and_implicit_tls_ports(tmp_path, clie
             assert client.ehlo()[1].startswith(b"smtp.test")
         # The development certificate was generated under VAR_DIR.
         assert (tmp_path / "tls" / "smtpd-dev-cert.pem").exists()
+        # By default one server process per CPU shares the ports.
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
+        expected = os.cpu_count() or 1
+        assert len(children.split()) == (expected if expected > 1 else 0)
     finally:
         proc.terminate()
         proc.wait(15)
