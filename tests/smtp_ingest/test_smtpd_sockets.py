@@ -669,3 +669,51 @@ def test_a_dropped_connection_mid_transaction_is_no_longer_waited_for(
     while committer.under_way and time.monotonic() < deadline:
         time.sleep(0.05)
     assert committer.under_way == 0
+
+
+def data_transaction(sock: socket.socket, tenant, body: bytes) -> bytes:
+    sock.sendall(
+        f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n".encode()
+    )
+    assert [r[:3] for r in recv_replies(sock, 3)] == [b"250", b"250", b"354"]
+    sock.sendall(body)
+    return recv_replies(sock, 1)[0]
+
+
+def test_dot_stuffed_lines_are_unstuffed_and_the_rest_kept_byte_for_byte(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    body = wire(message(tenant)).replace(
+        b"this came over SMTP.\r\n",
+        b"this came over SMTP.\r\n..\r\n...leading dots\r\n. \r\nend.\r\n",
+    )
+    with plain_session(server, tenant.server_token) as sock:
+        reply = data_transaction(sock, tenant, body + b".\r\n")
+    stored = Message.objects.get(message_id=message_id_of(reply[4:].decode()))
+    raw = archive_get(key=stored.archive_key)
+    # RFC 5321 §4.5.2: the client doubled every leading dot; one is removed.
+    assert b"this came over SMTP.\r\n.\r\n..leading dots\r\n \r\nend.\r\n" in raw
+
+
+def test_a_line_over_1000_octets_fails_the_message_and_the_session_goes_on(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    good = wire(message(tenant))
+    with plain_session(server, tenant.server_token) as sock:
+        # 999 octets + CRLF is the longest line aiosmtpd allows; 1000 is too long.
+        ok = good + b"x" * 999 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, ok).startswith(b"250 2.0.0 OK")
+        too_long = good + b"x" * 1000 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, too_long).startswith(b"500 5.5.2 ")
+        # Far over the stream limit, with a lone dot right after its end.
+        huge = good + b"y" * 70000 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, huge).startswith(b"500 5.5.2 ")
+        # Bare LF line ends make one long line (RFC 5321 §2.3.8).
+        bare = good.replace(b"\r\n", b"\n") * 30 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, bare).startswith(b"500 5.5.2 ")
+        assert data_transaction(sock, tenant, good + b".\r\n").startswith(
+            b"250 2.0.0 OK"
+        )
+    assert Message.objects.count() == 2
