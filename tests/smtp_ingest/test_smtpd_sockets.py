@@ -612,7 +612,7 @@ def test_group_commit_waits_for_a_transaction_under_way_up_to_the_limit(
     start_server, tenant
 ):
     server = start_server(
-        allow_loopback_plaintext=True, group_commit_wait=0.6, workers=1
+        allow_loopback_plaintext=True, group_commit_wait=1.5, workers=1
     )
     committer = server.server.committer
     envelope = (
@@ -633,7 +633,7 @@ def test_group_commit_waits_for_a_transaction_under_way_up_to_the_limit(
         slow.sendall(wire(message(tenant)) + b".\r\n")  # joins the waiting batch
         fast_id = message_id_of(recv_replies(fast, 1)[0][4:].decode())
         slow_id = message_id_of(recv_replies(slow, 1)[0][4:].decode())
-        assert 0.15 < time.monotonic() - started < 0.6
+        assert 0.15 < time.monotonic() - started < 1.4
         # One batch: one transaction, one received_at.
         times = set(
             Message.objects.filter(message_id__in=[fast_id, slow_id]).values_list(
@@ -649,7 +649,7 @@ def test_group_commit_waits_for_a_transaction_under_way_up_to_the_limit(
         started = time.monotonic()
         fast.sendall(wire(message(tenant)) + b".\r\n")
         assert recv_replies(fast, 1)[0].startswith(b"250 2.0.0 OK")
-        assert 0.5 < time.monotonic() - started < 2.5
+        assert 1.4 < time.monotonic() - started < 4
         assert committer.under_way == 1
         slow.sendall(b"RSET\r\n")
         assert recv_replies(slow, 1)[0].startswith(b"250 ")
