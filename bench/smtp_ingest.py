@@ -5,7 +5,7 @@ Usage (from the repository root, PostgreSQL and Redis configured as for tests)::
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/4 \\
     .venv/bin/python bench/smtp_ingest.py --messages 5000 --sessions 20 \\
-        --runs 3 --processes 1 --workers 1 --postfix
+        --runs 3 --postfix [--processes N] [--workers N] [--pipelining]
 
 It migrates the database, creates a throwaway tenant, starts
 ``manage.py smtpd --processes N`` on a free port (AUTH allowed on loopback
@@ -104,18 +104,29 @@ async def _session(
     recipient: str,
     payload: bytes,
     count: int,
+    pipelining: bool = False,
 ) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await _reply(reader)
-    await _command(reader, writer, b"EHLO bench.localhost", 250)
+    ehlo = await _command(reader, writer, b"EHLO bench.localhost", 250)
+    # RFC 2920: send MAIL, RCPT and DATA as one group, only if advertised.
+    pipeline = pipelining and b"\r\n250-PIPELINING\r\n" in ehlo
     if token:
         blob = base64.b64encode(f"\0{token}\0{token}".encode())
         await _command(reader, writer, b"AUTH PLAIN " + blob, 235)
     done = 0
+    envelope = f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
     for _ in range(count):
-        await _command(reader, writer, f"MAIL FROM:<{sender}>".encode(), 250)
-        await _command(reader, writer, f"RCPT TO:<{recipient}>".encode(), 250)
-        await _command(reader, writer, b"DATA", 354)
+        if pipeline:
+            writer.write(envelope)
+            for expect in (250, 250, 354):
+                code, text = await _reply(reader)
+                if code != expect:
+                    raise RuntimeError(f"pipelined envelope -> {text!r}")
+        else:
+            await _command(reader, writer, f"MAIL FROM:<{sender}>".encode(), 250)
+            await _command(reader, writer, f"RCPT TO:<{recipient}>".encode(), 250)
+            await _command(reader, writer, b"DATA", 354)
         writer.write(payload + b".\r\n")
         code, text = await _reply(reader)
         if code != 250:
@@ -135,13 +146,16 @@ async def drive(
     messages: int,
     sessions: int,
     size: int,
+    pipelining: bool = False,
 ) -> dict[str, float]:
     payload = make_message(sender, "rcpt@bench-sink.example", size)
     per = [messages // sessions + (i < messages % sessions) for i in range(sessions)]
     started = time.perf_counter()
     done = await asyncio.gather(
         *(
-            _session(port, token, sender, "rcpt@bench-sink.example", payload, n)
+            _session(
+                port, token, sender, "rcpt@bench-sink.example", payload, n, pipelining
+            )
             for n in per
         )
     )
@@ -205,6 +219,13 @@ def process_cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def start_ours(port: int, processes: int, workers: int) -> subprocess.Popen:
@@ -318,9 +339,16 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=2048, help="message bytes")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--processes", type=int, default=1, help="smtpd processes")
-    parser.add_argument("--workers", type=int, default=1, help="threads/process")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="smtpd processes; 0 = one per CPU"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="committers/process")
     parser.add_argument("--postfix", action="store_true", help="also run Postfix")
+    parser.add_argument(
+        "--pipelining",
+        action="store_true",
+        help="the client pipelines MAIL/RCPT/DATA (RFC 2920) where advertised",
+    )
     parser.add_argument(
         "--port", type=int, default=0, help="benchmark an already running smtpd"
     )
@@ -334,8 +362,9 @@ def main() -> None:
         "message_bytes": len(
             make_message(sender, "rcpt@bench-sink.example", args.size)
         ),
-        "processes": args.processes,
+        "processes": args.processes or os.cpu_count(),
         "workers": args.workers,
+        "pipelining": args.pipelining,
         "cpus": os.cpu_count(),
     }
     proc = None
@@ -348,6 +377,8 @@ def main() -> None:
     postfix = Postfix(free_port()) if args.postfix else None
 
     def run_once(target_port: int, target_token: str | None) -> float:
+        started = time.process_time()
+        machine = machine_busy()
         out = asyncio.run(
             drive(
                 port=target_port,
@@ -356,13 +387,19 @@ def main() -> None:
                 messages=args.messages,
                 sessions=args.sessions,
                 size=args.size,
+                pipelining=args.pipelining,
             )
         )
+        client_cpu[bool(target_token)] += time.process_time() - started
+        for i, value in enumerate(machine_busy()):
+            busy[bool(target_token)][i] += value - machine[i]
         log(f"{'ours' if target_token else 'postfix'}: {out}")
         return float(out["msg_per_s"])
 
     ours: list[float] = []
     theirs: list[float] = []
+    client_cpu = {True: 0.0, False: 0.0}  # this process's CPU, ours / Postfix
+    busy = {True: [0, 0], False: [0, 0]}  # machine busy/total jiffies
     cpu_ours = 0.0
     try:
         if postfix is not None:
@@ -391,7 +428,19 @@ def main() -> None:
             cpu_ours * 1000 / (args.messages * args.runs), 3
         )
         result["ours_all_committed"] = stored == args.messages * args.runs
+    # The client shares the machine: its CPU per message, for both servers.
+    result["client_cpu_ms_per_msg_ours"] = round(
+        client_cpu[True] * 1000 / (args.messages * args.runs), 3
+    )
+    # Whether the machine was saturated (all CPUs, every process).
+    result["machine_busy_pct_ours"] = round(100 * busy[True][0] / busy[True][1], 1)
     if theirs:
+        result["machine_busy_pct_postfix"] = round(
+            100 * busy[False][0] / busy[False][1], 1
+        )
+        result["client_cpu_ms_per_msg_postfix"] = round(
+            client_cpu[False] * 1000 / (args.messages * args.runs), 3
+        )
         result["postfix_runs_msg_per_s"] = theirs
         result["postfix_median_msg_per_s"] = statistics.median(theirs)
         result["ratio_ours_to_postfix"] = round(

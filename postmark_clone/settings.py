@@ -360,6 +360,11 @@ SMTPD_TOKEN_BURST = env_int("SMTPD_TOKEN_BURST", 4000)
 # Threads running the synchronous core, one DB connection and one group-commit
 # batch in flight each: few threads make bigger batches (less work per message).
 SMTPD_WORKERS = env_int("SMTPD_WORKERS", 2)
+# smtpd processes sharing the ports (SO_REUSEPORT); 0 = one per CPU.
+SMTPD_PROCESSES = env_int("SMTPD_PROCESSES", 0)
+# Group commit: how long a committer may wait for messages whose transaction is
+# already under way (MAIL FROM accepted) to join its batch; 0 = never wait.
+SMTPD_GROUP_COMMIT_WAIT_MS = env_float("SMTPD_GROUP_COMMIT_WAIT_MS", 2)
 # Seconds a committer reuses a server's stream and sender-domain lookups
 # (a deleted domain may still be accepted for that long); 0 = look up every batch.
 SMTPD_LOOKUP_CACHE_SECONDS = env_float("SMTPD_LOOKUP_CACHE_SECONDS", 2)

@@ -52,7 +52,9 @@ class SubmissionServer:
             rate=config.token_rate,
             burst=config.token_burst,
         )
-        self.committer = GroupCommitter(self.executor)
+        self.committer = GroupCommitter(
+            self.executor, max_wait=config.group_commit_wait
+        )
         self.handler = SubmissionHandler(bucket=self.bucket, committer=self.committer)
         self._servers: list[asyncio.base_events.Server] = []
         self.bound_ports: list[int] = []
@@ -106,6 +108,7 @@ class SubmissionServer:
         for protocol in list(self.registry.live):
             transport = protocol.transport
             if transport is not None and not transport.is_closing():
+                protocol._flush_held()
                 transport.write(  # type: ignore[attr-defined]
                     b"421 4.3.2 Service shutting down; try again later\r\n"
                 )

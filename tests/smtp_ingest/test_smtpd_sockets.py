@@ -471,6 +471,249 @@ def test_the_smtpd_command_serves_starttls_and_implicit_tls_ports(tmp_path, clie
             assert client.ehlo()[1].startswith(b"smtp.test")
         # The development certificate was generated under VAR_DIR.
         assert (tmp_path / "tls" / "smtpd-dev-cert.pem").exists()
+        # By default one server process per CPU shares the ports.
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
+        expected = os.cpu_count() or 1
+        assert len(children.split()) == (expected if expected > 1 else 0)
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def recv_replies(sock: socket.socket, count: int) -> list[bytes]:
+    """Read until ``count`` complete replies (last lines) have arrived."""
+    data = b""
+    while True:
+        lines = data.split(b"\r\n")[:-1]
+        final = [line for line in lines if line[3:4] == b" "]
+        if len(final) >= count:
+            return final
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+
+
+def plain_session(server: ServerThread, token: str) -> socket.socket:
+    """A raw socket after EHLO and AUTH PLAIN (loopback plaintext allowed)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    assert recv_replies(sock, 1)[0].startswith(b"220 ")
+    sock.sendall(b"EHLO pipelining.example\r\n")
+    assert recv_replies(sock, 1)[0].startswith(b"250 ")
+    blob = base64.b64encode(f"\0{token}\0{token}".encode())
+    sock.sendall(b"AUTH PLAIN " + blob + b"\r\n")
+    assert recv_replies(sock, 1)[0].startswith(b"235 ")
+    return sock
+
+
+def test_pipelining_is_advertised(smtpd, client_tls):
+    with connect(smtpd, client_tls, None) as client:
+        client.ehlo()
+        assert "pipelining" in client.esmtp_features
+
+
+def test_a_pipelined_transaction_is_answered_in_order_and_committed(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    with plain_session(server, tenant.server_token) as sock:
+        (protocol,) = server.server.registry.live
+        writes: list[bytes] = []
+        write = protocol._writer.write
+        protocol._writer.write = lambda data: (writes.append(data), write(data))
+        # RFC 2920: MAIL, RCPT and DATA in one write; the body after the 354.
+        sock.sendall(
+            f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<alice@example.org>\r\n"
+            "RCPT TO:<bob@example.org>\r\nDATA\r\n".encode()
+        )
+        replies = recv_replies(sock, 4)
+        assert [r[:3] for r in replies] == [b"250", b"250", b"250", b"354"]
+        assert len(writes) == 1  # the four replies went out together (§3.2)
+        # Then the body, the next transaction's commands right behind it.
+        sock.sendall(
+            wire(message(tenant))
+            + f".\r\nMAIL FROM:<{tenant.sender}>\r\nRCPT TO:<carol@example.org>"
+            "\r\nDATA\r\n".encode()
+        )
+        replies = recv_replies(sock, 4)
+        assert [r[:3] for r in replies] == [b"250", b"250", b"250", b"354"]
+        first = message_id_of(replies[0][4:].decode())
+        sock.sendall(wire(message(tenant)) + b".\r\nQUIT\r\n")
+        replies = recv_replies(sock, 2)
+        second = message_id_of(replies[0][4:].decode())
+        assert replies[1].startswith(b"221 ")
+    assert sorted(
+        Recipient.objects.filter(message__message_id__in=[first, second]).values_list(
+            "email", flat=True
+        )
+    ) == ["alice@example.org", "bob@example.org", "carol@example.org"]
+
+
+def test_a_failed_command_in_a_pipelined_group_does_not_affect_the_others(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    with plain_session(server, tenant.server_token) as sock:
+        sock.sendall(
+            f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<x@localhost>\r\n"
+            "RCPT TO:<alice@example.org>\r\nDATA\r\n".encode()
+        )
+        replies = recv_replies(sock, 4)
+        assert [r[:9] for r in replies] == [
+            b"250 2.1.0",
+            b"553 5.1.3",
+            b"250 2.1.5",
+            b"354 End d",
+        ]
+        sock.sendall(wire(message(tenant)) + b".\r\n")
+        message_id = message_id_of(recv_replies(sock, 1)[0][4:].decode())
+    assert list(
+        Recipient.objects.filter(message__message_id=message_id).values_list(
+            "email", flat=True
+        )
+    ) == ["alice@example.org"]
+
+
+def test_commands_pipelined_behind_starttls_are_discarded(smtpd):
+    # RFC 3207 §4.2 (the 2011 STARTTLS command injection): plaintext sent
+    # after STARTTLS must not be executed inside the TLS session.
+    with socket.create_connection(("127.0.0.1", smtpd.port), timeout=10) as sock:
+        recv_replies(sock, 1)
+        sock.sendall(b"EHLO inject.example\r\n")
+        recv_replies(sock, 1)
+        sock.sendall(b"STARTTLS\r\nXINJECTED\r\n")
+        assert recv_replies(sock, 1)[0].startswith(b"220 ")
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with context.wrap_socket(sock) as tls:
+            tls.sendall(b"EHLO inject.example\r\nNOOP\r\n")
+            replies = recv_replies(tls, 2)
+        # Inside TLS: our EHLO and NOOP, no reply to the injected command
+        # (it would be "500 ... XINJECTED not recognized").
+        assert replies == [b"250 HELP", b"250 2.0.0 OK"], replies
+
+
+def test_a_lone_message_is_committed_without_waiting(start_server, tenant):
+    server = start_server(
+        allow_loopback_plaintext=True, group_commit_wait=5.0, workers=1
+    )
+    with plain_session(server, tenant.server_token) as sock:
+        started = time.monotonic()
+        sock.sendall(
+            f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<alice@example.org>\r\n"
+            "DATA\r\n".encode()
+        )
+        recv_replies(sock, 3)
+        sock.sendall(wire(message(tenant)) + b".\r\n")
+        assert recv_replies(sock, 1)[0].startswith(b"250 2.0.0 OK")
+        assert time.monotonic() - started < 2.5  # far below the 5 s wait
+
+
+def test_group_commit_waits_for_a_transaction_under_way_up_to_the_limit(
+    start_server, tenant
+):
+    server = start_server(
+        allow_loopback_plaintext=True, group_commit_wait=1.5, workers=1
+    )
+    committer = server.server.committer
+    envelope = (
+        f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n"
+    ).encode()
+    with (
+        plain_session(server, tenant.server_token) as slow,
+        plain_session(server, tenant.server_token) as fast,
+    ):
+        slow.sendall(envelope)
+        recv_replies(slow, 3)  # under way: its body is still to come
+        assert committer.under_way == 1
+        fast.sendall(envelope)
+        recv_replies(fast, 3)
+        started = time.monotonic()
+        fast.sendall(wire(message(tenant)) + b".\r\n")
+        time.sleep(0.2)
+        slow.sendall(wire(message(tenant)) + b".\r\n")  # joins the waiting batch
+        fast_id = message_id_of(recv_replies(fast, 1)[0][4:].decode())
+        slow_id = message_id_of(recv_replies(slow, 1)[0][4:].decode())
+        assert 0.15 < time.monotonic() - started < 1.4
+        # One batch: one transaction, one received_at.
+        times = set(
+            Message.objects.filter(message_id__in=[fast_id, slow_id]).values_list(
+                "received_at", flat=True
+            )
+        )
+        assert len(times) == 1
+        # A client that stalls mid-transaction delays others by the limit only.
+        slow.sendall(f"MAIL FROM:<{tenant.sender}>\r\n".encode())
+        recv_replies(slow, 1)
+        fast.sendall(envelope)
+        recv_replies(fast, 3)
+        started = time.monotonic()
+        fast.sendall(wire(message(tenant)) + b".\r\n")
+        assert recv_replies(fast, 1)[0].startswith(b"250 2.0.0 OK")
+        assert 1.4 < time.monotonic() - started < 4
+        assert committer.under_way == 1
+        slow.sendall(b"RSET\r\n")
+        assert recv_replies(slow, 1)[0].startswith(b"250 ")
+        assert committer.under_way == 0  # RSET ended the transaction
+
+
+def test_a_dropped_connection_mid_transaction_is_no_longer_waited_for(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    committer = server.server.committer
+    with plain_session(server, tenant.server_token) as sock:
+        sock.sendall(f"MAIL FROM:<{tenant.sender}>\r\n".encode())
+        recv_replies(sock, 1)
+        assert committer.under_way == 1
+    deadline = time.monotonic() + 5
+    while committer.under_way and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert committer.under_way == 0
+
+
+def data_transaction(sock: socket.socket, tenant, body: bytes) -> bytes:
+    sock.sendall(
+        f"MAIL FROM:<{tenant.sender}>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n".encode()
+    )
+    assert [r[:3] for r in recv_replies(sock, 3)] == [b"250", b"250", b"354"]
+    sock.sendall(body)
+    return recv_replies(sock, 1)[0]
+
+
+def test_dot_stuffed_lines_are_unstuffed_and_the_rest_kept_byte_for_byte(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    body = wire(message(tenant)).replace(
+        b"this came over SMTP.\r\n",
+        b"this came over SMTP.\r\n..\r\n...leading dots\r\n. \r\nend.\r\n",
+    )
+    with plain_session(server, tenant.server_token) as sock:
+        reply = data_transaction(sock, tenant, body + b".\r\n")
+    stored = Message.objects.get(message_id=message_id_of(reply[4:].decode()))
+    raw = archive_get(key=stored.archive_key)
+    # RFC 5321 §4.5.2: the client doubled every leading dot; one is removed.
+    assert b"this came over SMTP.\r\n.\r\n..leading dots\r\n \r\nend.\r\n" in raw
+
+
+def test_a_line_over_1000_octets_fails_the_message_and_the_session_goes_on(
+    start_server, tenant
+):
+    server = start_server(allow_loopback_plaintext=True)
+    good = wire(message(tenant))
+    with plain_session(server, tenant.server_token) as sock:
+        # 999 octets + CRLF is the longest line aiosmtpd allows; 1000 is too long.
+        ok = good + b"x" * 999 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, ok).startswith(b"250 2.0.0 OK")
+        too_long = good + b"x" * 1000 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, too_long).startswith(b"500 5.5.2 ")
+        # Far over the stream limit, with a lone dot right after its end.
+        huge = good + b"y" * 70000 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, huge).startswith(b"500 5.5.2 ")
+        # Bare LF line ends make one long line (RFC 5321 §2.3.8).
+        bare = good.replace(b"\r\n", b"\n") * 30 + b"\r\n.\r\n"
+        assert data_transaction(sock, tenant, bare).startswith(b"500 5.5.2 ")
+        assert data_transaction(sock, tenant, good + b".\r\n").startswith(
+            b"250 2.0.0 OK"
+        )
+    assert Message.objects.count() == 2

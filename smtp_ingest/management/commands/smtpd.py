@@ -1,8 +1,9 @@
 """``python manage.py smtpd``: the SMTP submission server (an edge).
 
 Serves every port in ``SMTPD_PORTS`` with STARTTLS and every port in
-``SMTPD_TLS_PORTS`` with implicit TLS. ``--processes N`` forks N copies sharing
-the ports through ``SO_REUSEPORT`` so the kernel spreads connections over cores.
+``SMTPD_TLS_PORTS`` with implicit TLS. ``--processes N`` (``SMTPD_PROCESSES``;
+default one per CPU) forks N copies sharing the ports through ``SO_REUSEPORT`` so
+the kernel spreads connections over cores.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes",
             type=int,
-            default=1,
-            help="worker processes sharing the ports (SO_REUSEPORT)",
+            default=settings.SMTPD_PROCESSES,
+            help="processes sharing the ports (SO_REUSEPORT); 0 = one per CPU",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ports = options["port"] or settings.SMTPD_PORTS
         tls_ports = options["tls_port"] or settings.SMTPD_TLS_PORTS
-        processes = max(1, options["processes"])
+        # One event loop per core: each process has its own GIL (measured in
+        # docs/benchmarks.md, "SMTP submission").
+        processes = max(1, options["processes"] or os.cpu_count() or 1)
         tls_context = context_from_settings()
         self.stdout.write(
             f"SMTP submission on {options['host']}: STARTTLS ports {ports}, "
