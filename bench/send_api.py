@@ -385,8 +385,8 @@ def main() -> None:
         "--database-url",
         default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=6, help="threads per worker")
     parser.add_argument(
         "--worker-class", default="gthread", help="gunicorn worker class (-k)"
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -44,22 +45,28 @@ ALIASES = {"SMTPApiErrors": "SMTPApiError", "SpamComplaints": "SpamComplaint"}
 # characters of 4-byte UTF-8).
 TAG_KEY_MAX_BYTES = 64
 
-_shard_numbers = itertools.count(os.getpid())
 _local = threading.local()
+_process: dict[str, object] = {}
 
 
 def stats_shard() -> int:
     """The counter shard this thread writes (``DailyStat.shard``).
 
-    Each thread of a process takes the next number (starting from the process
-    id), so up to ``STATS_COUNTER_SHARDS`` threads of one process never wait on
-    each other's counter rows; two processes collide only where their ranges
-    overlap. A thread keeps its shard, so its rows stay few.
+    Each process starts at a random shard and gives its threads consecutive
+    shards from there, so up to ``STATS_COUNTER_SHARDS`` threads of one process
+    never wait on each other's counter rows, and two processes share a row only
+    where their random ranges overlap. A thread keeps its shard, so its rows
+    stay few.
     """
     shards = max(1, settings.STATS_COUNTER_SHARDS)
+    if _process.get("pid") != os.getpid():  # first call, or a forked child
+        _process.update(
+            pid=os.getpid(), numbers=itertools.count(random.randrange(1 << 30))
+        )
+        _local.__dict__.clear()
     number = getattr(_local, "number", None)
     if number is None:
-        number = _local.number = next(_shard_numbers)
+        number = _local.number = next(_process["numbers"])  # type: ignore[call-overload]
     return number % shards
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import os
 import threading
 import uuid
@@ -27,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+from psycopg.types.json import Jsonb
 
 # Field classes whose database value is the Python value itself for these
 # types (what ``get_db_prep_save`` would return on PostgreSQL); everything
@@ -102,13 +104,32 @@ _pools: dict[str, _KeyPool] = collections.defaultdict(_KeyPool)
 
 
 @functools.cache
-def _plan(model: type[models.Model]) -> tuple[list[str], str, list[Callable]]:
-    """(attnames, quoted column list, converters) of every column, key first."""
+def _plan(
+    model: type[models.Model],
+) -> tuple[list[str], list[str], str, list[Callable]]:
+    """(attnames, column names, quoted column list, converters) of every
+    column, key first."""
     fields = [model._meta.pk] + [
         f for f in model._meta.concrete_fields if not f.primary_key
     ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return [f.attname for f in fields], columns, [_converter(f) for f in fields]
+    return (
+        [f.attname for f in fields],
+        [f.column for f in fields],
+        columns,
+        [_converter(f) for f in fields],
+    )
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for the database values ``json.dumps`` does not know."""
+    if isinstance(value, Jsonb):
+        return value.obj
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
 class Writes:
@@ -139,7 +160,7 @@ class Writes:
             return
         meta = model._meta
         keys = _pools[meta.db_table].take(meta.db_table, meta.pk.column, len(objs))
-        attnames, columns, converters = _plan(model)
+        attnames, names, columns, converters = _plan(model)
         for obj, key in zip(objs, keys, strict=True):
             setattr(obj, meta.pk.attname, key)
             obj._state.adding = False
@@ -150,11 +171,19 @@ class Writes:
         ]
         table = connection.ops.quote_name(meta.db_table)
         if len(rows) < COPY_MIN_ROWS:
-            one = "(" + ", ".join(["%s"] * len(attnames)) + ")"
+            # The rows travel as one JSON parameter: the statement text stays
+            # the same whatever the values, so psycopg reuses its parsed form
+            # (it re-parses statements with over 50 parameters every time), and
+            # there is one value to quote instead of one per column and row.
+            payload = json.dumps(
+                [dict(zip(names, row, strict=True)) for row in rows],
+                default=_json_value,
+                ensure_ascii=False,
+            )
             self.add(
-                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-                + ", ".join([one] * len(rows)),
-                [value for row in rows for value in row],
+                f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+                f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)",
+                [payload],
             )
             return
         sql = f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608
