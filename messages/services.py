@@ -16,7 +16,7 @@ from email.errors import MessageError
 from email.utils import getaddresses
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
@@ -156,11 +156,59 @@ def message_send_batch(
         assert item is not None
         prepared.append((len(results), item))
         results.append(item.result)
-    prepared = _drop_inactive(server=server, prepared=prepared, results=results)
+    if len(prepared) == 1 and connection.vendor == "postgresql":
+        # One message (POST /email): check suppressions in the same round trip
+        # as the writes, betting that none applies; if one does, that
+        # transaction is rolled back and the careful path below runs.
+        try:
+            _store([prepared[0][1]], inactive_check=_wanted_addresses(prepared))
+        except _InactiveFound as found:
+            _store_checked(
+                server=server,
+                prepared=prepared,
+                results=results,
+                inactive=found.inactive,
+            )
+        else:
+            _after_store([prepared[0][1]])
+        return results
+    _store_checked(server=server, prepared=prepared, results=results)
+    return results
+
+
+class _InactiveFound(Exception):
+    """Raised inside the optimistic transaction to roll it back."""
+
+    def __init__(self, inactive: dict[str, set[str]]) -> None:
+        super().__init__("suppressed recipients found")
+        self.inactive = inactive
+
+
+def _wanted_addresses(prepared: list[tuple[int, _Prepared]]) -> dict[str, set[str]]:
+    """Lower-cased recipient addresses per stream."""
+    wanted: dict[str, set[str]] = {}
+    for _index, item in prepared:
+        wanted.setdefault(item.message.message_stream, set()).update(
+            row.email.lower() for row in item.recipients
+        )
+    return wanted
+
+
+def _store_checked(
+    *,
+    server: Server,
+    prepared: list[tuple[int, _Prepared]],
+    results: list[SendResult | ApplicationError],
+    inactive: dict[str, set[str]] | None = None,
+) -> None:
+    """Apply the suppression lists (read now unless ``inactive`` is given),
+    then store and record what is left."""
+    prepared = _drop_inactive(
+        server=server, prepared=prepared, results=results, inactive=inactive
+    )
     if prepared:
         _store([item for _index, item in prepared])
         _after_store([item for _index, item in prepared])
-    return results
 
 
 def _drop_inactive(
@@ -168,6 +216,7 @@ def _drop_inactive(
     server: Server,
     prepared: list[tuple[int, _Prepared]],
     results: list[SendResult | ApplicationError],
+    inactive: dict[str, set[str]] | None = None,
 ) -> list[tuple[int, _Prepared]]:
     """Apply the streams' suppression lists (one query per stream per batch):
     a message whose recipients are all inactive becomes error 406; inactive
@@ -175,18 +224,16 @@ def _drop_inactive(
     ``Message`` (Postmark's exact wording, which clients parse; §2.2 and §3)."""
     from bounces.selectors import inactive_recipients
 
-    wanted: dict[str, set[str]] = {}
-    for _index, item in prepared:
-        wanted.setdefault(item.message.message_stream, set()).update(
-            row.email.lower() for row in item.recipients
-        )
-    inactive = {
-        stream: inactive_recipients(server=server, message_stream=stream, emails=emails)
-        for stream, emails in wanted.items()
-    }
+    if inactive is None:
+        inactive = {
+            stream: inactive_recipients(
+                server=server, message_stream=stream, emails=emails
+            )
+            for stream, emails in _wanted_addresses(prepared).items()
+        }
     kept = []
     for index, item in prepared:
-        dead = inactive[item.message.message_stream]
+        dead = inactive.get(item.message.message_stream, set())
         unique = {r.email.lower(): r.email for r in reversed(item.recipients)}
         found = [
             unique[key]
@@ -488,8 +535,17 @@ def _bounce_testing(
     return chosen
 
 
-def _store(prepared: list[_Prepared]) -> None:
-    """Archive each raw MIME, then commit all rows in one short transaction."""
+def _store(
+    prepared: list[_Prepared], inactive_check: dict[str, set[str]] | None = None
+) -> None:
+    """Archive each raw MIME, then commit all rows in one short transaction.
+
+    With ``inactive_check`` (addresses per stream) the suppression lookup
+    travels with the writes, and ``_InactiveFound`` is raised (nothing is kept)
+    when any of those addresses is suppressed.
+    """
+    from bounces.selectors import inactive_recipients_query
+
     written: list[str] = []
     try:
         _archive_all(prepared, written)
@@ -497,6 +553,16 @@ def _store(prepared: list[_Prepared]) -> None:
             # One round trip for the rows and the counters (keys come from a
             # per-process pool; see postmark_clone.bulk), then the commit.
             writes = Writes()
+            streams = sorted(inactive_check or {})
+            server = prepared[0].message.server
+            for stream in streams:
+                writes.query(
+                    *inactive_recipients_query(
+                        server=server,
+                        message_stream=stream,
+                        emails=inactive_check[stream],
+                    )
+                )
             writes.insert(Message, [item.message for item in prepared])
             recipients = []
             for item in prepared:
@@ -522,7 +588,13 @@ def _store(prepared: list[_Prepared]) -> None:
                 ],
                 writes=writes,
             )
-            writes.send()
+            found = writes.send()
+            inactive = {
+                stream: {email for (email,) in rows}
+                for stream, rows in zip(streams, found, strict=True)
+            }
+            if any(inactive.values()):
+                raise _InactiveFound(inactive)
             message_ids = [item.message.id for item in prepared]
             transaction.on_commit(lambda: delivery_dispatch(message_ids=message_ids))
     except BaseException:

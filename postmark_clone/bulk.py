@@ -148,6 +148,8 @@ class Writes:
         self.postgres = connection.vendor == "postgresql"
         self.sql: list[str] = []
         self.params: list[Any] = []
+        self.queries = 0
+        self.early: list[list[tuple]] = []
 
     def insert(self, model: type[models.Model], objs: Sequence[models.Model]) -> None:
         """Insert new ``objs`` (no keys yet) and set their keys. Field values
@@ -194,6 +196,19 @@ class Writes:
                 for row in rows:
                     copy.write_row(row)
 
+    def query(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue a statement whose rows ``send`` returns. Queries must be
+        queued before any other statement."""
+        if not self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                self.early.append(cursor.fetchall())
+            return
+        if len(self.sql) != self.queries:
+            raise ValueError("queue queries before other statements")
+        self.add(sql, params)
+        self.queries += 1
+
     def add(self, sql: str, params: Sequence[Any]) -> None:
         """Queue one statement (``%s`` placeholders, no trailing semicolon)."""
         if not self.postgres:
@@ -203,14 +218,21 @@ class Writes:
         self.sql.append(sql)
         self.params.extend(params)
 
-    def send(self) -> None:
-        """Execute what is queued, in one round trip. Safe to call again."""
+    def send(self) -> list[list[tuple]]:
+        """Execute what is queued, in one round trip; return the rows of each
+        ``query``, in order."""
+        found, self.early = self.early, []
         if not self.sql:
-            return
-        sql, params = ";\n".join(self.sql), self.params
-        self.sql, self.params = [], []
+            return found
+        sql, params, queries = ";\n".join(self.sql), self.params, self.queries
+        self.sql, self.params, self.queries = [], [], 0
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            for number in range(queries):
+                if number:
+                    cursor.nextset()
+                found.append(cursor.fetchall())
+        return found
 
 
 def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:

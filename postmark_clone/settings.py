@@ -394,7 +394,7 @@ POOL_WEBHOOK_MAX_SKEW_SECONDS = env_int("POOL_WEBHOOK_MAX_SKEW_SECONDS", 300)
 STATS_TIME_ZONE = env_str("STATS_TIME_ZONE", "UTC")
 # Rows each statistics counter is spread over, so concurrent submissions of one
 # server do not queue on one row lock (bounces.stats.stats_shard). Readers sum.
-STATS_COUNTER_SHARDS = env_int("STATS_COUNTER_SHARDS", 16)
+STATS_COUNTER_SHARDS = env_int("STATS_COUNTER_SHARDS", 64)
 # Delays (seconds) before each webhook retry. The default spans ~24.4 h in 12
 # retries: Postmark's classic schedule (1, 5, 10, 10, 10, 15, 30 min, 1, 2, 6 h)
 # extended by 6 h and 8 h so a receiver down for a day still gets its events.

@@ -336,3 +336,57 @@ def test_another_tenant_gets_404_or_nothing_on_every_suppression_endpoint(
         )
         assert response.status_code == 404, path
         assert response.json()["ErrorCode"] == 1226
+
+
+def test_a_suppressed_recipient_leaves_no_trace_of_the_first_attempt(
+    api, tenant, settings, tmp_path
+):
+    """A single send checks suppressions together with its writes and redoes
+    the transaction when one applies: the redo must leave exactly what one
+    careful attempt would (counters, rows, archived objects)."""
+    import os
+
+    from django.core.files.storage import storages
+
+    from bounces.models import DailyStat
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    hard_bounce(tenant, "dead@example.org")
+    sent_before = sum(
+        DailyStat.objects.filter(
+            server=tenant.server, name="Sent", tag_key=""
+        ).values_list("value", flat=True)
+    )
+    refused = post_email(api, tenant, "dead@example.org")
+    partial = post_email(api, tenant, "alive@example.org, dead@example.org")
+    clean = post_email(api, tenant, "other@example.org")
+    assert refused.json()["ErrorCode"] == 406
+    assert partial.json()["ErrorCode"] == 0 and clean.json()["ErrorCode"] == 0
+    sent_after = sum(
+        DailyStat.objects.filter(
+            server=tenant.server, name="Sent", tag_key=""
+        ).values_list("value", flat=True)
+    )
+    assert sent_after - sent_before == 2  # alive@ and other@ only
+    stored = Message.objects.filter(
+        message_id__in=[partial.json()["MessageID"], clean.json()["MessageID"]]
+    )
+    assert stored.count() == 2
+    # The refused attempt's object is gone and the redone one was not stored
+    # twice (a second save would have got a suffixed name).
+    root = storages["archive"].location
+    prefix = os.path.join(root, "messages", str(tenant.server.id))
+    archived = {
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, _dirs, names in os.walk(prefix)
+        for name in names
+    }
+    assert archived == {
+        m.archive_key for m in Message.objects.filter(server=tenant.server)
+    }
