@@ -21,6 +21,7 @@ Usage::
     python bench/send_api.py                         # start gunicorn, defaults
     python bench/send_api.py --workers 3 --threads 4 --duration 15
     python bench/send_api.py --url http://127.0.0.1:8000 --token SERVER_TOKEN
+    python bench/send_api.py --rate 300              # also /email paced at 300/s
     python bench/send_api.py --profile 300           # pyinstrument, in-process
 
 Environment: ``DATABASE_URL`` (default: a dedicated ``postmark_bench``
@@ -241,21 +242,37 @@ def message(sender: str, i: int) -> dict:
 
 
 async def run_single(
-    url: str, token: str, sender: str, concurrency: int, duration: float
+    url: str,
+    token: str,
+    sender: str,
+    concurrency: int,
+    duration: float,
+    rate: float | None = None,
 ) -> dict:
+    """``concurrency`` clients, each sending its next request as soon as the
+    previous answer arrived (closed loop), or, with ``rate``, on a fixed
+    schedule that adds up to ``rate`` requests/s; paced latencies are measured
+    from the scheduled time, so a slow answer also counts against the requests
+    it delayed (no coordinated omission)."""
     parsed = urllib.parse.urlparse(url)
     body = json.dumps(message(sender, 0)).encode()
     latencies: list[float] = []
     errors: dict[int, int] = {}
-    stop_at = time.perf_counter() + duration
+    began = time.perf_counter()
+    stop_at = began + duration
 
-    async def worker() -> None:
+    async def worker(number: int) -> None:
         conn = Connection(parsed.hostname or "127.0.0.1", parsed.port or 80)
+        due = began + (number / rate if rate else 0.0)
         try:
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter()
+            while (due if rate else time.perf_counter()) < stop_at:
+                if rate:
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                started = due if rate else time.perf_counter()
                 status, _payload = await conn.request("/email", body, token)
                 elapsed = time.perf_counter() - started
+                if rate:
+                    due += concurrency / rate
                 if status == 200:
                     latencies.append(elapsed)
                 else:
@@ -263,8 +280,7 @@ async def run_single(
         finally:
             conn.close()
 
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
     wall = time.perf_counter() - began
     latencies.sort()
     return {
@@ -394,6 +410,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--duration", type=float, default=10.0, help="s per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="s before runs")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="also run /email paced at this many requests/s (same concurrency)",
+    )
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--batches", type=int, default=40, help="batches per run")
     parser.add_argument("--batch-concurrency", type=int, default=2)
@@ -423,6 +444,14 @@ def main() -> None:
         singles = [
             asyncio.run(run_single(url, token, sender, args.concurrency, args.duration))
             for _ in range(args.runs)
+        ]
+        paced = [
+            asyncio.run(
+                run_single(
+                    url, token, sender, args.concurrency, args.duration, args.rate
+                )
+            )
+            for _ in range(args.runs if args.rate else 0)
         ]
         batches = [
             asyncio.run(
@@ -462,6 +491,20 @@ def main() -> None:
             "median_p50_ms": median_of(singles, "p50_ms"),
             "median_p99_ms": median_of(singles, "p99_ms"),
         },
+        **(
+            {
+                "email_paced": {
+                    "concurrency": args.concurrency,
+                    "rate": args.rate,
+                    "runs": paced,
+                    "median_req_per_s": median_of(paced, "req_per_s"),
+                    "median_p50_ms": median_of(paced, "p50_ms"),
+                    "median_p99_ms": median_of(paced, "p99_ms"),
+                }
+            }
+            if paced
+            else {}
+        ),
         "batch": {
             "batch_size": args.batch_size,
             "batches_per_run": args.batches,
