@@ -1,6 +1,6 @@
 """Append-only bulk inserts for the submission hot paths.
 
-``Writes`` (and ``bulk_insert``) do what ``QuerySet.bulk_create`` does for plain
+``Writes`` does what ``QuerySet.bulk_create`` does for plain
 new rows, with fewer round trips and less CPU on PostgreSQL: primary keys come
 from a per-process pool reserved from the table's sequence, small inserts are
 sent together with the transaction's other statements in one query, and large
@@ -149,7 +149,6 @@ class Writes:
         self.sql: list[str] = []
         self.params: list[Any] = []
         self.queries = 0
-        self.early: list[list[tuple]] = []
 
     def insert(self, model: type[models.Model], objs: Sequence[models.Model]) -> None:
         """Insert new ``objs`` (no keys yet) and set their keys. Field values
@@ -197,13 +196,10 @@ class Writes:
                     copy.write_row(row)
 
     def query(self, sql: str, params: Sequence[Any]) -> None:
-        """Queue a statement whose rows ``send`` returns. Queries must be
-        queued before any other statement."""
+        """Queue a statement whose rows ``send`` returns (PostgreSQL only).
+        Queries must be queued before any other statement."""
         if not self.postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                self.early.append(cursor.fetchall())
-            return
+            raise NotImplementedError("Writes.query needs PostgreSQL")
         if len(self.sql) != self.queries:
             raise ValueError("queue queries before other statements")
         self.add(sql, params)
@@ -221,7 +217,7 @@ class Writes:
     def send(self) -> list[list[tuple]]:
         """Execute what is queued, in one round trip; return the rows of each
         ``query``, in order."""
-        found, self.early = self.early, []
+        found: list[list[tuple]] = []
         if not self.sql:
             return found
         sql, params, queries = ";\n".join(self.sql), self.params, self.queries
@@ -233,11 +229,3 @@ class Writes:
                     cursor.nextset()
                 found.append(cursor.fetchall())
         return found
-
-
-def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert new ``objs`` of ``model`` at once and set their keys; call inside a
-    transaction. See ``Writes`` to send several inserts in one round trip."""
-    writes = Writes()
-    writes.insert(model, objs)
-    writes.send()

@@ -1,4 +1,4 @@
-"""``postmark_clone.bulk.bulk_insert``: the submission paths' insert (COPY for
+"""``postmark_clone.bulk.Writes``: the submission paths' insert (COPY for
 large batches, one INSERT for small ones) must store exactly what the ORM would."""
 
 from __future__ import annotations
@@ -10,9 +10,16 @@ import pytest
 from django.utils import timezone
 
 from messages.models import Message, Recipient
-from postmark_clone.bulk import COPY_MIN_ROWS, bulk_insert
+from postmark_clone.bulk import COPY_MIN_ROWS, Writes
 
 pytestmark = pytest.mark.django_db
+
+
+def bulk_insert(model, objs) -> None:
+    """One insert on its own, sent at once."""
+    writes = Writes()
+    writes.insert(model, objs)
+    writes.send()
 
 
 def build(tenant, n: int) -> tuple[list[Message], list[Recipient]]:
@@ -103,8 +110,6 @@ def test_a_failed_insert_stores_nothing(tenant):
 def test_writes_send_rows_and_other_statements_in_one_round_trip(tenant):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
-
-    from postmark_clone.bulk import Writes
 
     messages, recipients = build(tenant, 2)
     bulk_insert(Message, build(tenant, 1)[0])  # fills this process's key pool
