@@ -47,6 +47,7 @@ TAG_KEY_MAX_BYTES = 64
 
 _local = threading.local()
 _process: dict[str, object] = {}
+_process_lock = threading.Lock()
 
 
 def stats_shard() -> int:
@@ -59,14 +60,15 @@ def stats_shard() -> int:
     stay few.
     """
     shards = max(1, settings.STATS_COUNTER_SHARDS)
-    if _process.get("pid") != os.getpid():  # first call, or a forked child
-        _process.update(
-            pid=os.getpid(), numbers=itertools.count(random.randrange(1 << 30))
-        )
-        _local.__dict__.clear()
     number = getattr(_local, "number", None)
-    if number is None:
-        number = _local.number = next(_process["numbers"])  # type: ignore[call-overload]
+    if number is None or _local.pid != os.getpid():
+        with _process_lock:
+            if _process.get("pid") != os.getpid():  # first call, or a forked child
+                _process.update(
+                    pid=os.getpid(), numbers=itertools.count(random.randrange(1 << 30))
+                )
+            number = next(_process["numbers"])  # type: ignore[call-overload]
+        _local.number, _local.pid = number, os.getpid()
     return number % shards
 
 
