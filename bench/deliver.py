@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -44,6 +43,7 @@ import threading
 import time
 from pathlib import Path
 
+import postfix_ref  # bench/ is this script's own folder
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,99 +378,17 @@ def run_latency(stack: Stack, token: str, args: argparse.Namespace) -> dict:
     }
 
 
-POSTFIX_MAIN = """\
-compatibility_level = 3.6
-queue_directory = {base}/spool
-data_directory = {base}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = bench.localhost
-mydestination =
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-relayhost = [127.0.0.1]:{sink_port}
-smtp_destination_concurrency_limit = {sessions}
-default_destination_concurrency_limit = {sessions}
-smtp_tls_security_level = none
-smtpd_peername_lookup = no
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-maillog_file = /dev/stdout
-"""
-# Only the services a relay needs, none chrooted (the queue is under /tmp).
-POSTFIX_MASTER = """\
-127.0.0.1:{smtpd_port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
-QUEUE_DIRS = "incoming active deferred defer bounce flush hold corrupt trace saved private maildrop public".split()
-
-
-def _postfix_tree(base: Path, sink_port: int, smtpd_port: int, sessions: int) -> None:
-    """A throwaway instance: config + queue under ``base`` (what
-    ``postfix post-install`` would create; needs root for the chowns)."""
-    import grp
-    import pwd
-
-    postfix_uid = pwd.getpwnam("postfix").pw_uid
-    postdrop_gid = grp.getgrnam("postdrop").gr_gid
-    (base / "etc").mkdir(parents=True)
-    (base / "etc" / "main.cf").write_text(
-        POSTFIX_MAIN.format(base=base, sink_port=sink_port, sessions=sessions)
-    )
-    (base / "etc" / "master.cf").write_text(
-        POSTFIX_MASTER.format(smtpd_port=smtpd_port)
-    )
-    (base / "data").mkdir()
-    os.chown(base / "data", postfix_uid, -1)
-    for name in QUEUE_DIRS:
-        path = base / "spool" / name
-        path.mkdir(parents=True)
-        os.chown(
-            path, postfix_uid, postdrop_gid if name in ("maildrop", "public") else -1
-        )
-        path.chmod({"maildrop": 0o730, "public": 0o710}.get(name, 0o700))
-    (base / "spool" / "pid").mkdir()
-
-
 def run_postfix(args: argparse.Namespace) -> dict:
-    master_bin = Path("/usr/lib/postfix/sbin/master")
-    if not master_bin.exists() or not Path("/usr/sbin/smtp-source").exists():
+    """The same load through a throwaway Postfix (bench/postfix_ref.py) relaying
+    to ``smtp-sink``: ``smtp-source`` → Postfix → sink."""
+    if not postfix_ref.installed() or not Path("/usr/sbin/smtp-source").exists():
         return {"error": "postfix / smtp-source / smtp-sink not installed"}
-    base = Path(f"/tmp/pfbench-{os.getpid()}")
-    shutil.rmtree(base, ignore_errors=True)
     sink_port, smtpd_port = free_port(), free_port()
-    _postfix_tree(base, sink_port, smtpd_port, args.sessions)
-    env = {**os.environ, "MAIL_CONFIG": str(base / "etc")}
-    log = open(base / "master.log", "w")  # noqa: SIM115
-    # master in the foreground (-d) in its own session: we stop exactly it.
-    master = subprocess.Popen(
-        [str(master_bin), "-c", str(base / "etc"), "-d"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    relay = (
+        f"relayhost = [127.0.0.1]:{sink_port}\n"
+        f"smtp_destination_concurrency_limit = {args.sessions}\n"
+        f"default_destination_concurrency_limit = {args.sessions}\n"
+        "smtp_tls_security_level = none\n"
     )
     sink = subprocess.Popen(
         ["/usr/sbin/smtp-sink", "-u", "postfix", "-c", f"127.0.0.1:{sink_port}", "256"],
@@ -479,49 +397,49 @@ def run_postfix(args: argparse.Namespace) -> dict:
         start_new_session=True,
     )
     try:
-        wait_port(smtpd_port)
         wait_port(sink_port)
-        counts: list[int] = [0]
+        with postfix_ref.Postfix(smtpd_port, relay):
+            counts: list[int] = [0]
 
-        def read_sink() -> None:
-            # smtp-sink -c prints a running count, separated by carriage returns.
-            assert sink.stdout is not None
-            buf = b""
-            while True:
-                chunk = sink.stdout.read1(4096)
-                if not chunk:
-                    return
-                buf = (buf + chunk)[-64:]
-                numbers = re.findall(rb"\d+", buf)
-                if numbers:
-                    counts[0] = int(numbers[-1])
+            def read_sink() -> None:
+                # smtp-sink -c prints a running count, separated by carriage returns.
+                assert sink.stdout is not None
+                buf = b""
+                while True:
+                    chunk = sink.stdout.read1(4096)
+                    if not chunk:
+                        return
+                    buf = (buf + chunk)[-64:]
+                    numbers = re.findall(rb"\d+", buf)
+                    if numbers:
+                        counts[0] = int(numbers[-1])
 
-        threading.Thread(target=read_sink, daemon=True).start()
-        started = time.monotonic()
-        subprocess.run(
-            [
-                "/usr/sbin/smtp-source",
-                "-c",
-                "-l",
-                "2048",
-                "-m",
-                str(args.messages),
-                "-s",
-                str(args.sessions),
-                "-f",
-                "sender@bench.example.com",
-                "-t",
-                "user@example.org",
-                f"127.0.0.1:{smtpd_port}",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        accepted = time.monotonic()
-        deadline = time.monotonic() + max(120, args.messages / 20)
-        while counts[0] < args.messages and time.monotonic() < deadline:
-            time.sleep(0.02)
-        done = time.monotonic()
+            threading.Thread(target=read_sink, daemon=True).start()
+            started = time.monotonic()
+            subprocess.run(
+                [
+                    "/usr/sbin/smtp-source",
+                    "-c",
+                    "-l",
+                    "2048",
+                    "-m",
+                    str(args.messages),
+                    "-s",
+                    str(args.sessions),
+                    "-f",
+                    "sender@bench.example.com",
+                    "-t",
+                    "user@example.org",
+                    f"127.0.0.1:{smtpd_port}",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            accepted = time.monotonic()
+            deadline = time.monotonic() + max(120, args.messages / 20)
+            while counts[0] < args.messages and time.monotonic() < deadline:
+                time.sleep(0.02)
+            done = time.monotonic()
         return {
             "messages": args.messages,
             "delivered": counts[0],
@@ -530,14 +448,11 @@ def run_postfix(args: argparse.Namespace) -> dict:
             "end_to_end_rate": round(counts[0] / (done - started), 1),
         }
     finally:
-        for proc in (master, sink):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
+        try:
+            os.killpg(sink.pid, signal.SIGTERM)
+            sink.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(sink.pid, signal.SIGKILL)
 
 
 def run_dkim(args: argparse.Namespace) -> dict:

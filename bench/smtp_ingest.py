@@ -30,14 +30,14 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from postfix_ref import Postfix  # bench/ is this script's own folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -252,85 +252,12 @@ def start_ours(port: int, processes: int, workers: int) -> subprocess.Popen:
     return proc
 
 
-# --- Postfix reference -----------------------------------------------------------
-MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
-
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = bench.localhost
-mydestination =
-mynetworks = 127.0.0.0/8
-relay_domains =
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions = permit_mynetworks, reject
+# --- Postfix reference: bench/postfix_ref.py, discarding what it accepts --------
+POSTFIX_DISCARD = """\
 default_transport = discard:bench
 relay_transport = discard:bench
 local_transport = discard:bench
-maillog_file = {root}/maillog
-maillog_file_prefixes = /tmp, /var
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-default_process_limit = 200
-smtpd_peername_lookup = no
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
 """
-
-
-class Postfix:
-    """A throwaway Postfix under a temporary directory, delivering to discard."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.root = Path(tempfile.mkdtemp(prefix="pf-bench-"))
-        self.etc = self.root / "etc"
-
-    def __enter__(self) -> Postfix:
-        self.root.chmod(0o755)  # the postfix user must reach data/ and queue/
-        self.etc.mkdir()
-        for sub in ("queue", "data"):
-            (self.root / sub).mkdir()
-        shutil.chown(self.root / "data", "postfix")
-        (self.etc / "main.cf").write_text(MAIN_CF.format(root=self.root))
-        (self.etc / "master.cf").write_text(MASTER_CF.format(port=self.port))
-        subprocess.run(
-            ["postfix", "-c", str(self.etc), "set-permissions"],
-            check=False,
-            capture_output=True,
-        )
-        subprocess.run(["postfix", "-c", str(self.etc), "start"], check=True)
-        wait_port(self.port)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        subprocess.run(["postfix", "-c", str(self.etc), "stop"], check=False)
-        time.sleep(1)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def main() -> None:
@@ -374,7 +301,7 @@ def main() -> None:
         proc = start_ours(port, args.processes, args.workers)
     else:
         token = args.token or token
-    postfix = Postfix(free_port()) if args.postfix else None
+    postfix = Postfix(free_port(), POSTFIX_DISCARD) if args.postfix else None
 
     def run_once(target_port: int, target_token: str | None) -> float:
         started = time.process_time()
