@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format install migrate bench clean
 
-$(STAMP): requirements-dev.lock
+NODE_COMPAT := tests/compat/node
+
+$(STAMP): requirements-dev.lock $(NODE_COMPAT)/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.lock
+	# The official Postmark Node.js client for the compat tests (tests/compat/node).
+	npm ci --prefix $(NODE_COMPAT) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)
