@@ -16,7 +16,7 @@ from messages.delivery import delivery_run
 from messages.dkim import dkim_verify
 from messages.models import Message, MessageEvent
 from tests.factories import make_tenant
-from tests.webhooks.conftest import receiver, webhook_settings  # noqa: F401
+from tests.webhooks.conftest import receiver, webhook_settings  # noqa: F401 - fixtures
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
     WebhookInput,
@@ -79,7 +79,7 @@ def test_a_broadcast_copy_carries_the_headers_and_link_and_one_click_unsubscribe
     acme,
     sink,
     pool_to,
-    receiver,
+    receiver,  # noqa: F811 - the fixture imported above
     webhook_settings,  # noqa: F811
 ):
     pool_to(sink.port)
