@@ -17,8 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import MessageStream, Server
+from messages.mime import read_headers
 from messages.models import Message, MessageEvent
-from messages.unsubscribe import UnsubscribeTarget, token_read
+from messages.unsubscribe import (
+    UnsubscribeTarget,
+    mailto_address,
+    token_from_subject,
+    token_read,
+)
 from webhooks.payloads import format_timestamp
 from webhooks.services import webhook_emit
 
@@ -104,6 +110,24 @@ def unsubscribe_confirm(*, token: str) -> Unsubscribe | None:
             ),
         )
     return Unsubscribe(target=target, server=server, stream=found.stream, changed=True)
+
+
+def unsubscribe_mail_wanted(address: str) -> bool:
+    """Whether ``address`` is the List-Unsubscribe mailto mailbox."""
+    return (address or "").strip().strip("<>").lower() == mailto_address()
+
+
+def unsubscribe_mail_receive(*, raw: bytes) -> str:
+    """The bounce MX's handling of a mail sent to the mailto of a
+    List-Unsubscribe header (RFC 2369): the token is in the Subject (mail
+    clients send the subject the mailto gives). Unsubscribes like the one-click
+    POST and returns the SMTP reply for DATA; a subject without a genuine token
+    is refused with 550 so the sender learns it did not work. Idempotent."""
+    subject = str(read_headers(raw).get("Subject", "") or "")
+    token = token_from_subject(subject)
+    if token and unsubscribe_confirm(token=token) is not None:
+        return "250 2.0.0 Unsubscribed"
+    return "550 5.7.1 Not a valid unsubscribe request: the subject has no valid token"
 
 
 def payload_subscription_change(

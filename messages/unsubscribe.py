@@ -100,12 +100,18 @@ def unsubscribe_url(token: str) -> str:
     return f"{base}/unsubscribe/{token}"
 
 
-def unsubscribe_mailto(token: str) -> str:
-    """The mailto alternative of RFC 2369: the token travels in the subject."""
+def mailto_address() -> str:
+    """Where the List-Unsubscribe mailto points (lower-cased): by default a
+    mailbox of the default return-path domain, whose MX is our bounce MX."""
     address = settings.UNSUBSCRIBE_MAILTO or (
         f"unsubscribe@{settings.DEFAULT_RETURN_PATH_DOMAIN}"
     )
-    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+    return address.strip().lower()
+
+
+def unsubscribe_mailto(token: str) -> str:
+    """The mailto alternative of RFC 2369: the token travels in the subject."""
+    return f"mailto:{mailto_address()}?subject={quote('unsubscribe ' + token)}"
 
 
 def token_from_subject(subject: str) -> str:

@@ -221,3 +221,53 @@ def test_a_forged_link_is_404_and_changes_nothing(http, live_server, acme):
         )
         assert response.status_code == 404
     assert not Suppression.objects.exists()
+
+
+@pytest.fixture
+def bounce_mx():
+    from bounces.bounce_mx import bounce_mx_controller
+
+    controller = bounce_mx_controller(host="127.0.0.1", port=0)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def test_mail_to_the_mailto_address_unsubscribes_at_the_bounce_mx(
+    http, live_server, acme, sink, pool_to, bounce_mx
+):
+    import smtplib
+    from urllib.parse import parse_qs, urlsplit
+
+    pool_to(sink.port)
+    by_rcpt = deliver(send(http, live_server, acme, To="second@example.org"), sink)
+    header = parsed(by_rcpt["second@example.org"].data)["List-Unsubscribe"]
+    mailto = urlsplit("mailto:" + header.split("<mailto:")[1].rstrip(">"))
+    address = mailto.path
+    subject = parse_qs(mailto.query)["subject"][0]
+    assert address == "unsubscribe@bounces.localhost"
+
+    def mail(subject_line: str) -> tuple[int, bytes]:
+        request = (
+            f"From: second@example.org\r\nTo: {address}\r\n"
+            f"Subject: {subject_line}\r\n\r\nPlease unsubscribe me.\r\n"
+        ).encode()
+        with smtplib.SMTP("127.0.0.1", bounce_mx.port, timeout=10) as client:
+            client.ehlo("mx.example.org")
+            client.mail("second@example.org")
+            assert client.rcpt(address)[0] == 250
+            return client.data(request)
+
+    code, _ = mail("unsubscribe nbswy3dp.0123456789abcdef0123456789abcdef")
+    assert code == 550
+    assert not Suppression.objects.exists()
+    code, text = mail(subject)
+    assert code == 250, text
+    row = Suppression.objects.get(server=acme.server, email="second@example.org")
+    assert (row.message_stream, row.reason, row.origin) == (
+        "broadcast",
+        "ManualSuppression",
+        "Recipient",
+    )
