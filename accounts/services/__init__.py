@@ -28,6 +28,7 @@ from .streams import (
     stream_create,
     stream_unarchive,
     stream_update,
+    streams_purge_expired,
 )
 from .users import (
     Invitation,
@@ -66,6 +67,7 @@ __all__ = [
     "stream_create",
     "stream_unarchive",
     "stream_update",
+    "streams_purge_expired",
     "token_revoke",
     "user_create",
 ]

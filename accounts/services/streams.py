@@ -10,6 +10,7 @@ streams can never be archived.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -263,3 +264,33 @@ def stream_unarchive(*, stream: MessageStream) -> MessageStream:
     stream.updated_at = timezone.now()
     stream.save(update_fields=["archived_at", "updated_at"])
     return stream
+
+
+def streams_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete archived streams whose purge date has passed, with the data that
+    lives per stream: its suppression list and its webhooks (their pending
+    deliveries go with them). Messages sent through it are left to the
+    server's retention sweep (``messages.retention``), which removes their raw
+    MIME safely in batches. Returns how many streams were deleted; the ID is
+    then free again. Safe to call twice and concurrently."""
+    from bounces.models import Suppression  # apps above accounts
+    from webhooks.models import Webhook
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=MessageStream.ARCHIVE_PURGE_DAYS)
+    purged = 0
+    expired = MessageStream.objects.filter(archived_at__lte=cutoff)
+    for stream in list(expired.only("id", "server_id", "stream_id")[:1000]):
+        with transaction.atomic():
+            Suppression.objects.filter(
+                server_id=stream.server_id, message_stream=stream.stream_id
+            ).delete()
+            Webhook.objects.filter(
+                server_id=stream.server_id, message_stream=stream.stream_id
+            ).delete()
+            purged += (
+                MessageStream.objects.filter(pk=stream.pk, archived_at__lte=cutoff)
+                .delete()[1]
+                .get(MessageStream._meta.label, 0)
+            )
+    return purged
