@@ -271,3 +271,48 @@ def test_mail_to_the_mailto_address_unsubscribes_at_the_bounce_mx(
         "ManualSuppression",
         "Recipient",
     )
+
+
+def test_an_smtp_submission_to_a_broadcast_stream_gets_the_link_too(
+    acme, sink, pool_to, settings, tmp_path
+):
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
+    from smtp_ingest.handler import SmtpdConfig
+    from smtp_ingest.server import ServerThread
+    from smtp_ingest.tls import dev_certificate, server_context
+
+    settings.UNSUBSCRIBE_BASE_URL = "https://pm.example.com"
+    pool_to(sink.port)
+    cert, key = dev_certificate(directory=tmp_path, hostname="smtp.test")
+    server = ServerThread(
+        config=SmtpdConfig.from_settings(redis_url="", workers=2),
+        tls_context=server_context(cert=cert, key=key),
+    ).start()
+    try:
+        msg = EmailMessage()
+        msg["From"] = acme.sender
+        msg["To"] = "reader@example.org"
+        msg["Subject"] = "Over SMTP"
+        msg["X-PM-Message-Stream"] = "broadcast"
+        msg.set_content("Hello {{{ pm:unsubscribe }}}\n")
+        client_tls = ssl.create_default_context()
+        client_tls.check_hostname = False
+        client_tls.verify_mode = ssl.CERT_NONE  # our self-signed dev certificate
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.starttls(context=client_tls)
+            client.login(acme.server_token, acme.server_token)
+            refused = client.send_message(msg)
+        assert refused == {}
+    finally:
+        server.stop()
+    message = Message.objects.get(server=acme.server, subject="Over SMTP")
+    assert message.message_stream == "broadcast"
+    delivery_run(message_ids=[message.id])
+    copy = parsed(sink.state.received[0].data)
+    link = https_link(copy)
+    assert link.startswith("https://pm.example.com/unsubscribe/")
+    assert copy.get_body(("plain",)).get_content().strip() == f"Hello {link}"
+    assert copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

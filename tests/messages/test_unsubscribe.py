@@ -175,3 +175,21 @@ def test_non_ascii_bodies_and_attachments_survive():
     )
     assert text.get_content().startswith("Grüße")
     assert "Unsubscribe: https://pm.example.com/unsubscribe/" in text.get_content()
+
+
+def test_a_client_built_quoted_printable_message_gets_the_link_too():
+    # What an SMTP client might submit: one quoted-printable HTML part, LF endings.
+    raw = (
+        b"From: news@acme.example.com\nTo: reader@example.org\nSubject: Hi\n"
+        b"MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n"
+        b"Content-Transfer-Encoding: quoted-printable\n\n"
+        b"<p>Caf=C3=A9 news {{{ pm:unsubscribe }}}</p>\n"
+    ).replace(b"\n", b"\r\n")
+    copy = parse(message_personalize(raw, target=TARGET))
+    url = unsubscribe_url(token_make(TARGET))
+    assert copy.get_content_type() == "text/html"
+    assert copy.get_content().strip() == (
+        f'<p>Café news <a href="{url}">Unsubscribe</a></p>'
+    )
+    assert copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert copy["Subject"] == "Hi"
