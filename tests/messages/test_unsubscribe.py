@@ -193,3 +193,14 @@ def test_a_client_built_quoted_printable_message_gets_the_link_too():
     )
     assert copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert copy["Subject"] == "Hi"
+
+
+def test_a_deploy_check_warns_when_unsubscribe_links_are_not_https(settings):
+    from accounts.checks import check_unsubscribe_url
+
+    assert check_unsubscribe_url(None) == []  # https://pm.example.com
+    settings.UNSUBSCRIBE_BASE_URL = ""
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    (warning,) = check_unsubscribe_url(None)
+    assert warning.id == "accounts.W001"
+    assert "http://127.0.0.1:8000" in warning.msg
