@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core import checks
 from django.core.checks import Error, register
 
 from .dns import parse_resolver
@@ -25,3 +26,20 @@ def check_dns_resolvers(app_configs, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+@register(deploy=True)
+def check_unsubscribe_url(app_configs, **kwargs) -> list[checks.Warning]:
+    """Broadcast unsubscribe links should be https: RFC 8058 one-click
+    unsubscribe is only defined for an https URI, and mail clients ignore
+    ``List-Unsubscribe-Post`` otherwise."""
+    base = settings.UNSUBSCRIBE_BASE_URL or settings.SITE_URL
+    if base.lower().startswith("https://"):
+        return []
+    return [
+        checks.Warning(
+            f"Broadcast unsubscribe links use {base!r}, which is not https.",
+            hint="Set UNSUBSCRIBE_BASE_URL (or SITE_URL) to the public https URL.",
+            id="accounts.W001",
+        )
+    ]

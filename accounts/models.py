@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -124,6 +126,15 @@ class MessageStream(models.Model):
         BROADCASTS = "Broadcasts"
         INBOUND = "Inbound"
 
+    class UnsubscribeHandling(models.TextChoices):
+        NONE = "None"
+        POSTMARK = "Postmark"  # we add the link, headers and handle the click
+        CUSTOM = "Custom"  # the tenant runs its own unsubscribe process
+
+    # Postmark purges an archived stream this many days after archiving it; until
+    # then it can be unarchived.
+    ARCHIVE_PURGE_DAYS = 45
+
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="streams")
     stream_id = models.CharField(max_length=30)
     name = models.CharField(max_length=100)
@@ -143,6 +154,20 @@ class MessageStream(models.Model):
 
     def __str__(self) -> str:
         return self.stream_id
+
+    @property
+    def expected_purge_at(self) -> datetime | None:
+        if self.archived_at is None:
+            return None
+        return self.archived_at + timedelta(days=self.ARCHIVE_PURGE_DAYS)
+
+    @property
+    def adds_unsubscribe(self) -> bool:
+        """Whether its messages get our List-Unsubscribe headers and link."""
+        return (
+            self.stream_type == self.Type.BROADCASTS
+            and self.unsubscribe_handling == self.UnsubscribeHandling.POSTMARK
+        )
 
 
 class Domain(models.Model):

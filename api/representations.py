@@ -19,7 +19,6 @@ from postmark_clone.errors import ApplicationError
 
 from .base import query_param
 
-ARCHIVED_STREAM_PURGE_DAYS = 45
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 
@@ -141,11 +140,6 @@ def server_json(server: Server, *, plaintext_tokens: list[str] | None = None) ->
 
 def stream_json(stream: MessageStream) -> dict:
     """Postmark's message stream object (§8)."""
-    purge = (
-        stream.archived_at + dt.timedelta(days=ARCHIVED_STREAM_PURGE_DAYS)
-        if stream.archived_at
-        else None
-    )
     return {
         "ID": stream.stream_id,
         "ServerID": stream.server_id,
@@ -155,7 +149,7 @@ def stream_json(stream: MessageStream) -> dict:
         "CreatedAt": iso(stream.created_at),
         "UpdatedAt": iso(stream.updated_at),
         "ArchivedAt": iso(stream.archived_at),
-        "ExpectedPurgeDate": iso(purge),
+        "ExpectedPurgeDate": iso(stream.expected_purge_at),
         "SubscriptionManagementConfiguration": {
             "UnsubscribeHandlingType": stream.unsubscribe_handling
         },

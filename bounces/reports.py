@@ -26,6 +26,7 @@ from . import classify, dsn
 from .models import TYPE_CODES, Bounce, UnmatchedReport
 from .selectors import return_path_domains
 from .services import bounce_record
+from .subscriptions import unsubscribe_mail_receive, unsubscribe_mail_wanted
 
 # DSN actions that report success (RFC 3464 §2.3.3): nothing to record.
 SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
@@ -54,7 +55,7 @@ def bounce_mx_rcpt_verdict(address: str) -> str | None:
     wrong signature: a forged bounce) is ``550 5.1.1`` (RFC 3463: bad destination
     mailbox). The signature check needs no database and runs first."""
     address = (address or "").strip().strip("<>")
-    if address.lower() in operator_addresses():
+    if address.lower() in operator_addresses() or unsubscribe_mail_wanted(address):
         return None
     domain = address.rpartition("@")[2].lower()
     if verp_decode(address) is not None and domain in return_path_domains():
@@ -67,6 +68,9 @@ def bounce_mx_receive(*, mail_from: str, rcpt_tos: list[str], raw: bytes) -> str
     return the SMTP reply for DATA. Preconditions: every recipient passed
     ``bounce_mx_rcpt_verdict``. Raises only for infrastructure failures (the
     handler answers 451 then, and the sender retries)."""
+    if any(unsubscribe_mail_wanted(rcpt) for rcpt in rcpt_tos):
+        # A List-Unsubscribe mailto request (bounces.subscriptions), not a report.
+        return unsubscribe_mail_receive(raw=raw)
     result = report_ingest(raw=raw, rcpt_tos=rcpt_tos, mail_from=mail_from)
     if result.bounces:
         return f"250 2.0.0 Recorded {len(result.bounces)} bounce(s)"

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from accounts.models import Domain, Server
+from accounts.models import Domain, MessageStream, Server
 from bounces.services import bounce_record
 from webhooks.selectors import webhook_streams
 from webhooks.services import webhook_emit
@@ -34,6 +34,7 @@ from .dkim import dkim_sign
 from .models import Message, MessageEvent, Recipient
 from .pool import RouteTracker
 from .sending import Outcome, Transaction, send_all
+from .unsubscribe import UnsubscribeTarget, message_personalize
 from .verp import verp_encode
 
 logger = logging.getLogger("mail.delivery")
@@ -109,6 +110,13 @@ class _Signer:
 
     def prepare(self, message: Message) -> tuple[bytes | None, str]:
         """(signed MIME or None if the content is gone, return-path domain)."""
+        raw, return_path = self.load(message)
+        if raw is None:
+            return None, return_path
+        return self.sign(message, raw), return_path
+
+    def load(self, message: Message) -> tuple[bytes | None, str]:
+        """(unsigned CRLF MIME or None if the content is gone, return-path domain)."""
         domain = self.domain_for(message)
         return_path = (
             domain.return_path_domain if domain and domain.return_path_domain else ""
@@ -120,16 +128,49 @@ class _Signer:
             # SMTP wants CRLF (RFC 5321 §2.3.8); fix bare LFs before signing so
             # the signature covers the bytes actually sent.
             raw = _BARE_LF.sub(b"\r\n", raw)
+        return raw, return_path
+
+    def sign(self, message: Message, raw: bytes) -> bytes:
+        domain = self.domain_for(message)
         if domain is None or not domain.dkim_private_key:
             logger.warning("no DKIM key for %s; sending unsigned", message.from_email)
-            return raw, return_path
-        signed = dkim_sign(
+            return raw
+        return dkim_sign(
             message=raw,
             domain=domain.name,
             selector=domain.dkim_selector,
             private_pem=domain.dkim_private_key,
         )
-        return signed, return_path
+
+
+class _UnsubscribeStreams:
+    """Which messages get per-recipient unsubscribe headers and links: those of
+    Broadcasts streams with Postmark handling (one query per stream per batch)."""
+
+    def __init__(self) -> None:
+        self._streams: dict[tuple[int, str], bool] = {}
+
+    def wanted(self, message: Message) -> bool:
+        key = (message.server_id, message.message_stream)
+        if key not in self._streams:
+            stream = MessageStream.objects.filter(
+                server_id=key[0], stream_id=key[1]
+            ).first()
+            self._streams[key] = stream is not None and stream.adds_unsubscribe
+        return self._streams[key]
+
+
+def _unsubscribe_copy(message: Message, raw: bytes, email: str) -> bytes:
+    """One recipient's copy of a broadcast message (messages.unsubscribe)."""
+    return message_personalize(
+        raw,
+        target=UnsubscribeTarget(
+            server_id=message.server_id,
+            message_stream=message.message_stream,
+            email=email.lower(),
+            message_id=str(message.message_id),
+        ),
+    )
 
 
 def delivery_run(
@@ -175,6 +216,7 @@ def _deliver_claimed(
         by_message.setdefault(row.message_id, []).append(row)
     recorder = _Recorder(rows=rows, claimed_at=claimed_at, report=report)
     signer = _Signer()
+    unsubscribes = _UnsubscribeStreams()
     txs: list[Transaction] = []
     for rcpts in by_message.values():
         message = rcpts[0].message
@@ -193,7 +235,11 @@ def _deliver_claimed(
                     )
                 )
             continue
-        data, return_path = signer.prepare(message)
+        personal = unsubscribes.wanted(message)
+        if personal:
+            data, return_path = signer.load(message)
+        else:
+            data, return_path = signer.prepare(message)
         if data is None:
             for r in rcpts:
                 recorder.add(
@@ -212,7 +258,11 @@ def _deliver_claimed(
                     message_id=str(message.message_id),
                     mail_from=verp_encode(recipient_id=r.id, domain=return_path),
                     rcpt=r.email,
-                    data=data,
+                    data=(
+                        signer.sign(message, _unsubscribe_copy(message, data, r.email))
+                        if personal
+                        else data
+                    ),
                 )
             )
     if txs:

@@ -49,6 +49,9 @@ SIGNED_HEADERS: tuple[bytes, ...] = (
     b"reply-to",
     b"mime-version",
     b"content-type",
+    # RFC 8058 §4: one-click unsubscribe needs both headers under the signature.
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
 )
 _RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 

@@ -34,6 +34,12 @@ app.conf.beat_schedule = {
         "task": "messages.tasks.purge_archive",
         "schedule": 600.0,
     },
+    # Hourly, delete message streams archived more than 45 days ago (Postmark's
+    # ExpectedPurgeDate) with their suppression lists and webhooks.
+    "purge-archived-streams": {
+        "task": "accounts.tasks.purge_archived_streams",
+        "schedule": 3600.0,
+    },
     # Every DELIVERY_SWEEP_SECONDS (15 s): put recipients whose worker died
     # mid-delivery back in the queue, and re-send delivery tasks for mail that
     # is due (retries after a 4xx, or messages whose task the broker lost).

@@ -296,6 +296,11 @@ INBOUND_ADDRESS_DOMAIN = env_str("INBOUND_ADDRESS_DOMAIN", "inbound.localhost")
 DEMO_DOMAIN = env_str("DEMO_DOMAIN", "example.com")
 # Secret used to sign VERP return paths (defaults to SECRET_KEY).
 VERP_SECRET = env_secret("VERP_SECRET", "") or SECRET_KEY
+# Broadcast unsubscribe links (docs/streams.md): base URL of the public
+# /unsubscribe/<token> page (default SITE_URL; RFC 8058 wants https), and the
+# address of the List-Unsubscribe mailto (default unsubscribe@<return-path domain>).
+UNSUBSCRIBE_BASE_URL = env_str("UNSUBSCRIBE_BASE_URL", "")
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO", "")
 
 # --- Delivery (sender pool) -----------------------------------------------------
 SENDER_POOL = env_str("SENDER_POOL", "smtp://127.0.0.1:2625")

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from web.views.unsubscribe import unsubscribe_page
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The web UI lives under /ui/; the API keeps the host root (Postmark's paths).
     path("ui", RedirectView.as_view(url="/ui/", permanent=False)),
     path("ui/", include("web.urls")),
+    # Broadcast unsubscribe links (public; docs/streams.md).
+    path("unsubscribe/<str:token>", unsubscribe_page, name="unsubscribe"),
     path("", include("api.urls")),
 ]
 

@@ -21,6 +21,15 @@ from .servers import (
     server_update,
     token_revoke,
 )
+from .streams import (
+    MAX_STREAMS_PER_SERVER,
+    UNSET,
+    stream_archive,
+    stream_create,
+    stream_unarchive,
+    stream_update,
+    streams_purge_expired,
+)
 from .users import (
     Invitation,
     invitation_accept,
@@ -32,8 +41,10 @@ from .users import (
 
 __all__ = [
     "DEFAULT_STREAMS",
+    "MAX_STREAMS_PER_SERVER",
     "SERVER_EDITABLE_FIELDS",
     "SERVER_FIELDS",
+    "UNSET",
     "Created",
     "Invitation",
     "account_create",
@@ -52,6 +63,11 @@ __all__ = [
     "server_settings_update",
     "server_token_create",
     "server_update",
+    "stream_archive",
+    "stream_create",
+    "stream_unarchive",
+    "stream_update",
+    "streams_purge_expired",
     "token_revoke",
     "user_create",
 ]
