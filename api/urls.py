@@ -15,6 +15,7 @@ from api.views import (
     server,
     stats,
     suppressions,
+    tracking,
     webhooks,
 )
 from api.views import messages as messages_views
@@ -23,6 +24,7 @@ urlpatterns = [
     *email.urlpatterns,
     *accounts.urlpatterns,
     *server.urlpatterns,
+    *tracking.urlpatterns,  # before messages/outbound/{id}/...
     *messages_views.urlpatterns,
     *bounces.urlpatterns,
     *suppressions.urlpatterns,

@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from accounts.models import Domain, Server
 from bounces.services import bounce_record
+from tracking.rewrite import personalize
+from tracking.services import tracking_delivered_record
 from webhooks.selectors import webhook_streams
 from webhooks.services import webhook_emit
 
@@ -107,8 +109,11 @@ class _Signer:
         ]
         return max(matches, key=lambda d: len(d.name)) if matches else None
 
-    def prepare(self, message: Message) -> tuple[bytes | None, str]:
-        """(signed MIME or None if the content is gone, return-path domain)."""
+    def prepare(
+        self, message: Message, *, sign: bool = True
+    ) -> tuple[bytes | None, str]:
+        """(signed MIME or None if the content is gone, return-path domain);
+        with ``sign=False`` the CRLF-normalised MIME unsigned (``sign`` later)."""
         domain = self.domain_for(message)
         return_path = (
             domain.return_path_domain if domain and domain.return_path_domain else ""
@@ -120,16 +125,22 @@ class _Signer:
             # SMTP wants CRLF (RFC 5321 §2.3.8); fix bare LFs before signing so
             # the signature covers the bytes actually sent.
             raw = _BARE_LF.sub(b"\r\n", raw)
+        if not sign:
+            return raw, return_path
+        return self.sign(message, raw), return_path
+
+    def sign(self, message: Message, raw: bytes) -> bytes:
+        """``raw`` DKIM-signed with the From domain's key (as is without one)."""
+        domain = self.domain_for(message)
         if domain is None or not domain.dkim_private_key:
             logger.warning("no DKIM key for %s; sending unsigned", message.from_email)
-            return raw, return_path
-        signed = dkim_sign(
+            return raw
+        return dkim_sign(
             message=raw,
             domain=domain.name,
             selector=domain.dkim_selector,
             private_pem=domain.dkim_private_key,
         )
-        return signed, return_path
 
 
 def delivery_run(
@@ -193,7 +204,10 @@ def _deliver_claimed(
                     )
                 )
             continue
-        data, return_path = signer.prepare(message)
+        # Tracking rewrites each recipient's copy (tokens name the recipient),
+        # so such messages are signed per recipient; the archive is untouched.
+        tracked = message.track_opens or message.track_links != "None"
+        data, return_path = signer.prepare(message, sign=not tracked)
         if data is None:
             for r in rcpts:
                 recorder.add(
@@ -206,13 +220,23 @@ def _deliver_claimed(
                 )
             continue
         for r in rcpts:
+            copy = data
+            if tracked:
+                personal = personalize(
+                    data,
+                    recipient_id=r.id,
+                    track_opens=message.track_opens,
+                    track_links=message.track_links,
+                )
+                recorder.tracked_links[r.id] = personal.links
+                copy = signer.sign(message, personal.data)
             txs.append(
                 Transaction(
                     key=r.id,
                     message_id=str(message.message_id),
                     mail_from=verp_encode(recipient_id=r.id, domain=return_path),
                     rcpt=r.email,
-                    data=data,
+                    data=copy,
                 )
             )
     if txs:
@@ -234,6 +258,8 @@ class _Recorder:
         self.claimed_at = claimed_at
         self.report = report
         self.pending: list[Outcome] = []
+        # Recipient id -> links rewritten in its tracked copy.
+        self.tracked_links: dict[int, int] = {}
 
     def add(self, outcome: Outcome) -> None:
         self.pending.append(outcome)
@@ -248,6 +274,7 @@ class _Recorder:
                 rows=self.rows,
                 claimed_at=self.claimed_at,
                 report=self.report,
+                tracked_links=self.tracked_links,
             )
 
 
@@ -257,10 +284,13 @@ def outcomes_record(
     rows: dict[int, Recipient],
     claimed_at: datetime,
     report: DeliveryReport,
+    tracked_links: dict[int, int] | None = None,
 ) -> None:
     """Record delivery outcomes in one transaction: recipient rows, Delivered /
     Transient events, Delivery webhooks, bounces (through ``bounce_record``),
-    and ``Message.status = Sent`` once every recipient is final.
+    tracking counters for delivered tracked copies (``tracked_links``: recipient
+    id -> links rewritten), and ``Message.status = Sent`` once every recipient
+    is final.
 
     Only rows still claimed by ``claimed_at`` are written (the UPDATE is
     conditional): if the lease expired and another worker took a row over, its
@@ -311,6 +341,7 @@ def outcomes_record(
     with transaction.atomic():
         held = _recipients_update([row for _o, row, _k, _d in planned], claimed_at)
         events: list[MessageEvent] = []
+        tracked: list[tuple[Message, int]] = []
         for outcome, row, kind, details in planned:
             if row.id not in held:
                 report.lost += 1
@@ -321,6 +352,8 @@ def outcomes_record(
             ).inc()
             if kind == "delivered":
                 report.delivered += 1
+                if tracked_links and row.id in tracked_links:
+                    tracked.append((message, tracked_links[row.id]))
                 events.append(
                     _event(message, row, MessageEvent.Type.DELIVERED, details, now)
                 )
@@ -354,6 +387,8 @@ def outcomes_record(
             else:
                 report.deferred += 1
         MessageEvent.objects.bulk_create(events)
+        if tracked:
+            tracking_delivered_record(items=tracked)
         _messages_finish(
             {row.message_id for _o, row, _k, _d in planned if row.id in held}
         )

@@ -7,6 +7,9 @@ urlpatterns = [
     # The web UI lives under /ui/; the API keeps the host root (Postmark's paths).
     path("ui", RedirectView.as_view(url="/ui/", permanent=False)),
     path("ui/", include("web.urls")),
+    # Open pixel and click redirect (/t/o/<token>, /t/c/<token>): tokens are
+    # case-sensitive, so api.middleware leaves /t/ paths alone.
+    path("", include("tracking.views")),
     path("", include("api.urls")),
 ]
 

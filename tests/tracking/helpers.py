@@ -1,0 +1,47 @@
+"""Helpers for the tracking tests."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from messages.models import Message
+from tracking import buffer
+
+
+def send_tracked(api, tenant, **overrides) -> Message:
+    body = {
+        "From": f"Acme <{tenant.sender}>",
+        "To": "alice@example.org",
+        "Subject": "Spring sale",
+        "HtmlBody": '<html><body><p>Hi</p><a href="https://shop.example.com/sale?a=1&amp;b=2">Sale</a></body></html>',
+        "TextBody": "Hi, see https://shop.example.com/sale?a=1&b=2.",
+        "TrackOpens": True,
+        "TrackLinks": "HtmlAndText",
+        "Tag": "spring",
+        "Metadata": {"campaign": "42"},
+    }
+    body.update(overrides)
+    response = api.send_json("POST", "/email", body, **tenant.server_headers)
+    assert response.status_code == 200, response.content
+    return Message.objects.get(message_id=response.json()["MessageID"])
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def drain() -> int:
+    count = buffer.hits_drain()
+    assert count is not None
+    return count
+
+
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
