@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from accounts.models import Server
 from bounces.models import DailyStat
@@ -137,3 +138,25 @@ def counter_names(*, server: Server, prefix: str) -> list[str]:
             .distinct()
         )
     )
+
+
+def tracking_daily(
+    *, server: Server, first: date, last: date
+) -> dict[date, dict[str, int]]:
+    """``{day: {"UniqueOpens": n, "Clicks": n}}`` for the server's statistics
+    days in ``first..last`` (days without any are absent). One query."""
+    rows = (
+        DailyStat.objects.filter(
+            server=server,
+            tag_key="",
+            name__in=["UniqueOpens", "Clicks"],
+            day__gte=first,
+            day__lte=last,
+        )
+        .values_list("day", "name")
+        .annotate(n=Sum("value"))
+    )
+    result: dict[date, dict[str, int]] = {}
+    for day, name, value in rows:
+        result.setdefault(day, {})[name] = value or 0
+    return result
