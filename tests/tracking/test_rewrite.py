@@ -111,13 +111,13 @@ def test_no_tracking_returns_the_original_bytes():
 
 def test_attachments_are_never_rewritten():
     raw = (
-        "From: a@acme.example.com\r\nTo: b@example.org\r\nSubject: Hi\r\n"
-        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n'
-        "--M\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n<p>Body</p>\r\n"
-        "--M\r\nContent-Type: text/html; charset=us-ascii\r\n"
-        'Content-Disposition: attachment; filename="page.html"\r\n\r\n'
-        "<a href='https://keep.example.com/'>k</a>\r\n--M--\r\n"
-    ).encode()
+        b"From: a@acme.example.com\r\nTo: b@example.org\r\nSubject: Hi\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n'
+        b"--M\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n<p>Body</p>\r\n"
+        b"--M\r\nContent-Type: text/html; charset=us-ascii\r\n"
+        b'Content-Disposition: attachment; filename="page.html"\r\n\r\n'
+        b"<a href='https://keep.example.com/'>k</a>\r\n--M--\r\n"
+    )
     copy = personalize(raw, recipient_id=1, track_opens=True, track_links="HtmlAndText")
     assert b"<a href='https://keep.example.com/'>k</a>" in copy.data
     assert copy.data.count(b"/t/o/") == 1
