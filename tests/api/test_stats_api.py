@@ -222,7 +222,9 @@ def test_a_datetime_day_is_bucketed_in_the_stats_time_zone(api, tenant, settings
         ("/stats/outbound/opens/emailClients", {"Days": []}),
     ],
 )
-def test_tracking_paths_without_events_answer_valid_empty_shapes(api, tenant, path, expected):
+def test_tracking_paths_without_events_answer_valid_empty_shapes(
+    api, tenant, path, expected
+):
     record(tenant, D1, {"Sent": 5})
     response = get(api, tenant, path)
     assert response.status_code == 200

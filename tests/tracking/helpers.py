@@ -45,3 +45,44 @@ CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
+
+
+def copy_urls(row) -> tuple[str, list[str], list[str]]:
+    """``(pixel, html_links, text_links)`` of recipient ``row``'s tracked copy,
+    built exactly as delivery builds it (from the archived MIME)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from messages.archive import archive_get
+    from tracking.rewrite import personalize
+
+    message = row.message
+    copy = personalize(
+        archive_get(key=message.archive_key),
+        recipient_id=row.id,
+        track_opens=message.track_opens,
+        track_links=message.track_links,
+    )
+    mail = BytesParser(policy=policy.default).parsebytes(copy.data)
+    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    pixel = html.split("/t/o/")[1].split('"')[0]
+    links = [p.split('"')[0] for p in html.split("/t/c/")[1:]]
+    text_links = [p.split()[0].rstrip(".") for p in text.split("/t/c/")[1:]]
+    base = buffer.settings.TRACKING_BASE_URL.rstrip("/")
+    return (
+        f"{base}/t/o/{pixel}",
+        [f"{base}/t/c/{p}" for p in links],
+        [f"{base}/t/c/{p}" for p in text_links],
+    )
+
+
+def buffer_clear() -> None:
+    """Empty the hit buffer (our Redis test database) so no earlier test's hits
+    are drained into this one."""
+    import redis
+
+    if buffer.settings.REDIS_URL:
+        redis.Redis.from_url(buffer.settings.REDIS_URL).delete(
+            buffer.KEY, buffer.FLAG, buffer.LOCK
+        )
