@@ -126,3 +126,54 @@ def test_a_pixel_url_in_the_copy_records_the_open_for_that_recipient(
         **tenant.server_headers,
     ).json()
     assert [o["Recipient"] for o in body["Opens"]] == ["bob@example.org"]
+
+
+def test_smtp_submissions_are_tracked_per_their_x_pm_headers(tenant, sink, pool_to):
+    from smtp_ingest import core
+
+    pool_to(sink.port)
+    data = (
+        f"From: Acme <{tenant.sender}>\r\nTo: alice@example.org\r\nSubject: Hi\r\n"
+        "X-PM-TrackOpens: true\r\nX-PM-TrackLinks: TextOnly\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Visit https://acme.example.com/ today\r\n"
+        "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        '<p><a href="https://acme.example.com/">Visit</a></p>\r\n--b--\r\n'
+    ).encode()
+    reply = core.submit(
+        server=tenant.server,
+        mail_from=tenant.sender,
+        rcpt_tos=["alice@example.org"],
+        data=data,
+    )
+    assert reply.code == 250, reply
+    message = tenant.server.messages.get()
+    assert (message.track_opens, message.track_links) == (True, "TextOnly")
+
+    delivery_run(message_ids=[message.id])
+
+    received = sink.state.received[0].data
+    assert b"X-PM-Track" not in received
+    mail = _parsed(received)
+    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert "/t/o/" in html
+    assert 'href="https://acme.example.com/"' in html
+    assert [t.url for t in _tokens(text, "c")] == ["https://acme.example.com/"]
+
+
+def test_opens_and_clicks_go_with_their_message(api, tenant, hit):
+    from tracking.models import Click, Open
+
+    from .helpers import drain
+
+    message = send_tracked(api, tenant)
+    row = message.recipients.get()
+    hit(row)
+    hit(row, url="https://shop.example.com/")
+    drain()
+    assert Open.objects.count() == 1 and Click.objects.count() == 1
+    message.delete()  # what the retention purge does
+    assert Open.objects.count() == 0 and Click.objects.count() == 0
