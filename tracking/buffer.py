@@ -47,24 +47,30 @@ def _client() -> redis.Redis:
 
 def hit_push(*, token: str, ip: str, user_agent: str) -> None:
     """Keep one verified endpoint hit (``token`` is its text). One round trip
-    to Redis; at most one drain task is queued per burst."""
+    to Redis; at most one drain task is queued per burst. Without Redis (not
+    configured, or failing) the hit is recorded in PostgreSQL at once."""
     now = datetime.now(tz=UTC)
-    if not settings.REDIS_URL:
-        parsed = tokens.decode(token)
-        if parsed is not None:
-            tracking_hits_record(
-                hits=[Hit(token=parsed, at=now, ip=ip, user_agent=user_agent)]
-            )
-        return
-    item = json.dumps([token, now.timestamp(), ip, user_agent[:2000]])
-    pipe = _client().pipeline(transaction=False)
-    pipe.rpush(KEY, item)
-    pipe.set(FLAG, "1", nx=True, ex=30)
-    _length, scheduled = pipe.execute()
-    if scheduled:
-        from .tasks import tracking_drain  # tasks import this module
+    if settings.REDIS_URL:
+        item = json.dumps([token, now.timestamp(), ip, user_agent[:2000]])
+        pipe = _client().pipeline(transaction=False)
+        pipe.rpush(KEY, item)
+        pipe.set(FLAG, "1", nx=True, ex=30)
+        try:
+            _length, scheduled = pipe.execute()
+        except redis.RedisError as exc:
+            # Redis unavailable: record in the request rather than lose the hit.
+            logger.warning("tracking buffer unavailable (%s); recording inline", exc)
+        else:
+            if scheduled:
+                from .tasks import tracking_drain  # tasks import this module
 
-        tracking_drain.delay()
+                tracking_drain.delay()
+            return
+    parsed = tokens.decode(token)
+    if parsed is not None:
+        tracking_hits_record(
+            hits=[Hit(token=parsed, at=now, ip=ip, user_agent=user_agent)]
+        )
 
 
 def _hit(item: bytes) -> Hit | None:

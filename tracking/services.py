@@ -4,6 +4,7 @@ message events, statistics counters and webhooks, in batches."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -61,7 +62,16 @@ def _fill(event: Open | Click, hit: Hit, row: Recipient) -> None:
     event.os_company = agent.os_company[:100]
     event.os_family = agent.os_family[:100]
     event.platform = agent.platform
-    event.ip = hit.ip or None
+    event.ip = _ip(hit.ip)
+
+
+def _ip(value: str) -> str | None:
+    # REMOTE_ADDR may be empty or not an address (unix sockets); PostgreSQL's
+    # inet column would refuse the whole batch.
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
 
 
 def legacy_hooks_sync(*, server: Server) -> None:

@@ -86,3 +86,12 @@ def buffer_clear() -> None:
         redis.Redis.from_url(buffer.settings.REDIS_URL).delete(
             buffer.KEY, buffer.FLAG, buffer.LOCK
         )
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

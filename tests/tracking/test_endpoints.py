@@ -153,3 +153,28 @@ def test_a_drain_while_another_holds_the_lock_leaves_the_hits(api, tenant, hit):
     finally:
         held.release()
     assert drain() == 1
+
+
+def test_with_redis_down_hits_are_recorded_in_the_request(api, tenant, hit, settings):
+    from .helpers import closed_port
+
+    row = send_tracked(api, tenant).recipients.get()
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    response = hit(row, url="https://shop.example.com/", ua=IPHONE)
+    assert response.status_code == 302
+    assert Click.objects.filter(original_link="https://shop.example.com/").exists()
+
+
+def test_a_hit_without_a_usable_client_address_is_still_recorded(api, tenant):
+    from datetime import UTC, datetime
+
+    from tracking.services import Hit, tracking_hits_record
+
+    row = send_tracked(api, tenant).recipients.get()
+    token = tokens.Token(kind="o", recipient_id=row.id)
+    for ip in ("", "unix:/run/gunicorn.sock"):
+        tracking_hits_record(
+            hits=[Hit(token=token, at=datetime.now(tz=UTC), ip=ip, user_agent="")]
+        )
+    opened = Open.objects.get()
+    assert opened.ip is None and opened.platform == "Unknown"
