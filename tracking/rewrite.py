@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import quopri
 import re
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from django.conf import settings
 from messages.mime import _WIRE_POLICY
 
 from . import tokens
+
+logger = logging.getLogger("tracking")
 
 TRACK_HTML = ("HtmlAndText", "HtmlOnly")
 TRACK_TEXT = ("HtmlAndText", "TextOnly")
@@ -161,7 +164,8 @@ def _set_text(part: Message, content: str) -> None:
         ascii_ok = data.isascii() or cte != "7bit"
         if ascii_ok and all(len(line) <= 998 for line in data.splitlines()):
             part.set_param("charset", charset)
-            part.set_payload(data.decode(charset, errors="surrogateescape"))
+            # Bytes as surrogates: the generator writes them back unchanged.
+            part.set_payload(data.decode("ascii", errors="surrogateescape"))
             return
         cte = "base64"
     del part["Content-Transfer-Encoding"]
@@ -220,4 +224,10 @@ def personalize(
                 changed = True
     if not changed:
         return Personalized(raw, 0, False)
-    return Personalized(root.as_bytes(policy=_WIRE_POLICY), links, pixel)
+    try:
+        data = root.as_bytes(policy=_WIRE_POLICY)
+    except (UnicodeError, ValueError, LookupError) as exc:
+        # Better delivered untracked than not at all.
+        logger.warning("could not write a tracked copy (%s); sending as is", exc)
+        return Personalized(raw, 0, False)
+    return Personalized(data, links, pixel)

@@ -121,3 +121,23 @@ def test_attachments_are_never_rewritten():
     copy = personalize(raw, recipient_id=1, track_opens=True, track_links="HtmlAndText")
     assert b"<a href='https://keep.example.com/'>k</a>" in copy.data
     assert copy.data.count(b"/t/o/") == 1
+
+
+def test_8bit_parts_in_their_own_charsets_are_rewritten_faithfully():
+    raw = (
+        b"From: a@acme.example.com\r\nTo: b@example.org\r\nSubject: Hi\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="B"\r\n'
+        b"\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        b"Caf\xc3\xa9 https://a.example.com/\xc3\xa9 now\r\n"
+        b"--B\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        b'<p>Caf\xe9 <a href="https://a.example.com/x">go</a></p>\r\n--B--\r\n'
+    )
+    copy = personalize(raw, recipient_id=5, track_opens=True, track_links="HtmlAndText")
+    text, html = _parts(copy.data)
+    assert text.startswith("Café ") and text.rstrip().endswith(" now")
+    assert html.startswith("<p>Café <a href=")
+    urls = [_token(u.split()[0]).url for u in text.split("Café ")[1:]]
+    assert urls == ["https://a.example.com/é"]
+    assert copy.links == 2 and copy.pixel
