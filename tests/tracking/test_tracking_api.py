@@ -162,3 +162,17 @@ def test_the_statistics_count_opens_and_clicks(api, tenant, activity):
     assert (tagged["Opens"], tagged["Unique"]) == (1, 1)
     readtimes = get(api, tenant, "/stats/outbound/opens/readtimes").json()
     assert readtimes["unknown"] == 2
+
+
+def test_list_queries_do_not_grow_with_the_page(
+    api, tenant, activity, django_assert_max_num_queries
+):
+    api.get(
+        "/messages/outbound/opens", {"count": 1, "offset": 0}, **tenant.server_headers
+    )
+    with django_assert_max_num_queries(4):  # token, count, page (message joined)
+        body = get(api, tenant, "/messages/outbound/opens", count=50, offset=0).json()
+    assert body["TotalCount"] == 2
+    with django_assert_max_num_queries(4):
+        body = get(api, tenant, "/messages/outbound/clicks", count=50, offset=0).json()
+    assert body["TotalCount"] == 2
