@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, QueryDict
 
 # Paths served by Django itself keep their case and trailing slashes.
-NON_API_PREFIXES = ("/ui", "/admin", "/static", "/metrics", "/health")
+NON_API_PREFIXES = ("/ui", "/admin", "/static", "/metrics", "/health", "/t/")
 
 
 class PostmarkPathMiddleware:

@@ -16,6 +16,7 @@ from api.views import (
     server,
     stats,
     suppressions,
+    tracking,
     webhooks,
 )
 from api.views import messages as messages_views
@@ -25,6 +26,7 @@ urlpatterns = [
     *accounts.urlpatterns,
     *server.urlpatterns,
     *message_streams.urlpatterns,
+    *tracking.urlpatterns,  # before messages/outbound/{id}/...
     *messages_views.urlpatterns,
     *bounces.urlpatterns,
     *suppressions.urlpatterns,

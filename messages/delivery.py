@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from accounts.models import Domain, MessageStream, Server
 from bounces.services import bounce_record
+from tracking.rewrite import personalize
+from tracking.services import tracking_delivered_record
 from webhooks.selectors import webhook_streams
 from webhooks.services import webhook_emit
 
@@ -235,8 +237,13 @@ def _deliver_claimed(
                     )
                 )
             continue
-        personal = unsubscribes.wanted(message)
-        if personal:
+        unsubscribe = unsubscribes.wanted(message)
+        # Tracking rewrites each recipient's copy (tokens name the recipient), as
+        # do broadcast unsubscribe links: such messages are signed per recipient.
+        # The archive is untouched.
+        tracked = message.track_opens or message.track_links != "None"
+        per_recipient = tracked or unsubscribe
+        if per_recipient:
             data, return_path = signer.load(message)
         else:
             data, return_path = signer.prepare(message)
@@ -252,17 +259,28 @@ def _deliver_claimed(
                 )
             continue
         for r in rcpts:
+            copy = data
+            if tracked:
+                personal = personalize(
+                    copy,
+                    recipient_id=r.id,
+                    track_opens=message.track_opens,
+                    track_links=message.track_links,
+                )
+                recorder.tracked_links[r.id] = personal.links
+                copy = personal.data
+            if unsubscribe:
+                # After tracking, so the unsubscribe link is never a tracked one.
+                copy = _unsubscribe_copy(message, copy, r.email)
+            if per_recipient:
+                copy = signer.sign(message, copy)
             txs.append(
                 Transaction(
                     key=r.id,
                     message_id=str(message.message_id),
                     mail_from=verp_encode(recipient_id=r.id, domain=return_path),
                     rcpt=r.email,
-                    data=(
-                        signer.sign(message, _unsubscribe_copy(message, data, r.email))
-                        if personal
-                        else data
-                    ),
+                    data=copy,
                 )
             )
     if txs:
@@ -284,6 +302,8 @@ class _Recorder:
         self.claimed_at = claimed_at
         self.report = report
         self.pending: list[Outcome] = []
+        # Recipient id -> links rewritten in its tracked copy.
+        self.tracked_links: dict[int, int] = {}
 
     def add(self, outcome: Outcome) -> None:
         self.pending.append(outcome)
@@ -298,6 +318,7 @@ class _Recorder:
                 rows=self.rows,
                 claimed_at=self.claimed_at,
                 report=self.report,
+                tracked_links=self.tracked_links,
             )
 
 
@@ -307,10 +328,13 @@ def outcomes_record(
     rows: dict[int, Recipient],
     claimed_at: datetime,
     report: DeliveryReport,
+    tracked_links: dict[int, int] | None = None,
 ) -> None:
     """Record delivery outcomes in one transaction: recipient rows, Delivered /
     Transient events, Delivery webhooks, bounces (through ``bounce_record``),
-    and ``Message.status = Sent`` once every recipient is final.
+    tracking counters for delivered tracked copies (``tracked_links``: recipient
+    id -> links rewritten), and ``Message.status = Sent`` once every recipient
+    is final.
 
     Only rows still claimed by ``claimed_at`` are written (the UPDATE is
     conditional): if the lease expired and another worker took a row over, its
@@ -361,6 +385,7 @@ def outcomes_record(
     with transaction.atomic():
         held = _recipients_update([row for _o, row, _k, _d in planned], claimed_at)
         events: list[MessageEvent] = []
+        tracked: list[tuple[Message, int]] = []
         for outcome, row, kind, details in planned:
             if row.id not in held:
                 report.lost += 1
@@ -371,6 +396,8 @@ def outcomes_record(
             ).inc()
             if kind == "delivered":
                 report.delivered += 1
+                if tracked_links and row.id in tracked_links:
+                    tracked.append((message, tracked_links[row.id]))
                 events.append(
                     _event(message, row, MessageEvent.Type.DELIVERED, details, now)
                 )
@@ -404,6 +431,8 @@ def outcomes_record(
             else:
                 report.deferred += 1
         MessageEvent.objects.bulk_create(events)
+        if tracked:
+            tracking_delivered_record(items=tracked)
         _messages_finish(
             {row.message_id for _o, row, _k, _d in planned if row.id in held}
         )

@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postmark_clone.settings")
 
 app = Celery("postmark_clone")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks"])
+app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks", "tracking"])
 
 # Every periodic job, in plain English. PostgreSQL is the source of truth; these
 # sweepers make sure nothing waits forever if a broker message is lost.
@@ -43,6 +43,13 @@ app.conf.beat_schedule = {
     # Every DELIVERY_SWEEP_SECONDS (15 s): put recipients whose worker died
     # mid-delivery back in the queue, and re-send delivery tasks for mail that
     # is due (retries after a 4xx, or messages whose task the broker lost).
+    # Every 10 s, move open/click hits still waiting in the Redis buffer into
+    # PostgreSQL (normally a drain task runs within a second of a hit; this
+    # catches hits whose task the broker lost).
+    "tracking-drain": {
+        "task": "tracking.tasks.tracking_drain_sweep",
+        "schedule": 10.0,
+    },
     "delivery-sweep": {
         "task": "messages.tasks.delivery_sweep_task",
         "schedule": float(os.environ.get("DELIVERY_SWEEP_SECONDS", "15") or 15),

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "smtp_ingest",
     "api",
     "webhooks",
+    "tracking",
     "web",
 ]
 
@@ -411,6 +412,13 @@ WEBHOOK_RETRY_DELAYS = [
     )
 ]
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15)
+
+# --- Open and click tracking (docs/tracking.md) ---
+# Public base URL of the /t/o/ (open pixel) and /t/c/ (click) endpoints that
+# tracked messages point at; SITE_URL when unset.
+TRACKING_BASE_URL = env_str("TRACKING_BASE_URL", "") or SITE_URL
+# Events recorded per batch when the Redis buffer is drained into PostgreSQL.
+TRACKING_DRAIN_BATCH = env_int("TRACKING_DRAIN_BATCH", 1000)
 # A claimed delivery becomes due again after this long (worker died mid-POST).
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 120)
 # Retries due within this many seconds get a Celery countdown; later ones wait

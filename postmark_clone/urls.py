@@ -11,6 +11,9 @@ urlpatterns = [
     path("ui/", include("web.urls")),
     # Broadcast unsubscribe links (public; docs/streams.md).
     path("unsubscribe/<str:token>", unsubscribe_page, name="unsubscribe"),
+    # Open pixel and click redirect (/t/o/<token>, /t/c/<token>): tokens are
+    # case-sensitive, so api.middleware leaves /t/ paths alone.
+    path("", include("tracking.views")),
     path("", include("api.urls")),
 ]
 

@@ -1,8 +1,8 @@
 """``GET /stats/outbound`` and its sub-paths (Postmark §6).
 
 Sends, bounces and spam complaints are counted as events happen
-(``bounces.stats``). Opens and clicks are not tracked yet: those paths answer
-with Postmark's shapes, all zeros and no days, so clients keep working.
+(``bounces.stats``); so are tracked deliveries, opens and clicks
+(``tracking.services``). Every path reads only the ``DailyStat`` counters.
 """
 
 from __future__ import annotations
@@ -16,25 +16,26 @@ from rest_framework.response import Response
 
 from bounces.selectors_stats import StatsFilter, stats_counters
 from postmark_clone.errors import ApplicationError
+from tracking.selectors import counter_names
 
 from ..base import ServerApiView, query_param
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 
-# Keys of /stats/outbound that need open/click tracking, which we do not record.
-UNTRACKED_OVERVIEW_KEYS = (
-    "Tracked",
-    "Opens",
-    "UniqueOpens",
-    "TotalClicks",
-    "UniqueLinksClicked",
-    "WithClientRecorded",
-    "WithPlatformRecorded",
-    "WithReadTimeRecorded",
-    "WithLinkTracking",
-    "WithOpenTracking",
-    "TotalTrackedLinksSent",
-)
+# /stats/outbound keys filled from tracking counters (response key -> counter).
+TRACKING_OVERVIEW_KEYS = {
+    "Tracked": "Tracked",
+    "Opens": "Opens",
+    "UniqueOpens": "UniqueOpens",
+    "TotalClicks": "Clicks",
+    "UniqueLinksClicked": "UniqueClicks",
+    "WithClientRecorded": "WithClientRecorded",
+    "WithPlatformRecorded": "WithPlatformRecorded",
+    "WithReadTimeRecorded": None,  # read time is not measured
+    "WithLinkTracking": "WithLinkTracking",
+    "WithOpenTracking": "WithOpenTracking",
+    "TotalTrackedLinksSent": "TotalTrackedLinksSent",
+}
 
 
 def _parse_date(request: Request, name: str) -> date | None:
@@ -72,7 +73,13 @@ class StatsOverviewApi(ServerApiView):
         result = stats_counters(
             server=self.server,
             filters=_filters(request),
-            names=["Sent", "Bounced", "SMTPApiError", "SpamComplaint"],
+            names=[
+                "Sent",
+                "Bounced",
+                "SMTPApiError",
+                "SpamComplaint",
+                *(n for n in TRACKING_OVERVIEW_KEYS.values() if n),
+            ],
             by_day=False,
         )
         t = result.totals
@@ -84,7 +91,8 @@ class StatsOverviewApi(ServerApiView):
             "SpamComplaints": t["SpamComplaint"],
             "SpamComplaintsRate": _rate(t["SpamComplaint"], t["Sent"]),
         }
-        body.update(dict.fromkeys(UNTRACKED_OVERVIEW_KEYS, 0))
+        for key, name in TRACKING_OVERVIEW_KEYS.items():
+            body[key] = t[name] if name else 0
         return Response(body)
 
 
@@ -95,10 +103,17 @@ class StatsDaysApi(ServerApiView):
     counters we do not track (always zero, so days stay empty)."""
 
     keys: dict[str, str | None] = {}
+    # Dynamic keys (email clients, browser families): every counter named
+    # ``<prefix><key>`` of the server becomes a key.
+    prefix = ""
 
     def get(self, request: Request) -> Response:
         filters = _filters(request)
-        counters = {key: name for key, name in self.keys.items() if name}
+        keys = dict(self.keys)
+        if self.prefix:
+            for name in counter_names(server=self.server, prefix=self.prefix):
+                keys[name[len(self.prefix) :]] = name
+        counters = {key: name for key, name in keys.items() if name}
         result = stats_counters(
             server=self.server,
             filters=filters,
@@ -113,14 +128,16 @@ class StatsDaysApi(ServerApiView):
                     item[key] = values[name]
             days.append(item)
         body: dict[str, object] = {"Days": days}
-        for key, name in self.keys.items():
+        for key, name in keys.items():
             body[key] = result.totals[name] if name else 0
         return Response(body)
 
 
-def _days_view(keys: dict[str, str | None], doc: str):
+def _days_view(keys: dict[str, str | None], doc: str, prefix: str = ""):
     return type(
-        "StatsDaysApi", (StatsDaysApi,), {"keys": keys, "__doc__": doc}
+        "StatsDaysApi",
+        (StatsDaysApi,),
+        {"keys": keys, "prefix": prefix, "__doc__": doc},
     ).as_view()
 
 
@@ -146,32 +163,64 @@ urlpatterns = [
         "stats/outbound/spam",
         _days_view({"SpamComplaint": "SpamComplaint"}, "Spam complaints per day."),
     ),
-    # Open and click tracking is not implemented: valid, empty answers.
-    path("stats/outbound/tracked", _days_view({"Tracked": None}, "Not tracked.")),
+    path(
+        "stats/outbound/tracked",
+        _days_view({"Tracked": "Tracked"}, "Delivered copies with tracking on."),
+    ),
     path(
         "stats/outbound/opens",
-        _days_view({"Opens": None, "Unique": None}, "Not tracked."),
+        _days_view(
+            {"Opens": "Opens", "Unique": "UniqueOpens"}, "Opens and first opens."
+        ),
     ),
     path(
         "stats/outbound/opens/platforms",
         _days_view(
-            {"Desktop": None, "Mobile": None, "Unknown": None, "WebMail": None},
-            "Not tracked.",
+            {
+                "Desktop": "OpenPlatform:Desktop",
+                "Mobile": "OpenPlatform:Mobile",
+                "Unknown": "OpenPlatform:Unknown",
+                "WebMail": "OpenPlatform:WebMail",
+            },
+            "First opens by platform.",
         ),
     ),
-    path("stats/outbound/opens/emailclients", _days_view({}, "Not tracked.")),
-    path("stats/outbound/opens/readtimes", _days_view({}, "Not tracked.")),
+    path(
+        "stats/outbound/opens/emailclients",
+        _days_view({}, "First opens by email client.", prefix="OpenClient:"),
+    ),
+    path(
+        "stats/outbound/opens/readtimes",
+        # Read time is not measured: every first open is in "unknown".
+        _days_view({"unknown": "UniqueOpens"}, "First opens by read time."),
+    ),
     path(
         "stats/outbound/clicks",
-        _days_view({"Clicks": None, "Unique": None}, "Not tracked."),
+        _days_view(
+            {"Clicks": "Clicks", "Unique": "UniqueClicks"},
+            "Clicks, and first clicks per link and recipient.",
+        ),
     ),
-    path("stats/outbound/clicks/browserfamilies", _days_view({}, "Not tracked.")),
+    path(
+        "stats/outbound/clicks/browserfamilies",
+        _days_view({}, "Clicks by browser family.", prefix="ClickBrowser:"),
+    ),
     path(
         "stats/outbound/clicks/platforms",
-        _days_view({"Desktop": None, "Mobile": None, "Unknown": None}, "Not tracked."),
+        _days_view(
+            {
+                "Desktop": "ClickPlatform:Desktop",
+                "Mobile": "ClickPlatform:Mobile",
+                "Unknown": "ClickPlatform:Unknown",
+            },
+            "Clicks by platform.",
+        ),
     ),
     path(
         "stats/outbound/clicks/location",
-        _days_view({"HTML": None, "Text": None}, "Not tracked."),
+        _days_view(
+            {"HTML": "ClickLocation:HTML", "Text": "ClickLocation:Text"},
+            "Clicks by where the link was (HTML or text part).",
+        ),
     ),
 ]

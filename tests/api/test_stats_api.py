@@ -210,7 +210,7 @@ def test_a_datetime_day_is_bucketed_in_the_stats_time_zone(api, tenant, settings
             {"Days": [], "Desktop": 0, "Mobile": 0, "Unknown": 0, "WebMail": 0},
         ),
         ("/stats/outbound/opens/emailclients", {"Days": []}),
-        ("/stats/outbound/opens/readtimes", {"Days": []}),
+        ("/stats/outbound/opens/readtimes", {"Days": [], "unknown": 0}),
         ("/stats/outbound/clicks", {"Days": [], "Clicks": 0, "Unique": 0}),
         ("/stats/outbound/clicks/browserfamilies", {"Days": []}),
         (
@@ -222,7 +222,9 @@ def test_a_datetime_day_is_bucketed_in_the_stats_time_zone(api, tenant, settings
         ("/stats/outbound/opens/emailClients", {"Days": []}),
     ],
 )
-def test_untracked_paths_answer_valid_empty_shapes(api, tenant, path, expected):
+def test_tracking_paths_without_events_answer_valid_empty_shapes(
+    api, tenant, path, expected
+):
     record(tenant, D1, {"Sent": 5})
     response = get(api, tenant, path)
     assert response.status_code == 200

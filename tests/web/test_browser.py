@@ -333,7 +333,7 @@ def test_statistics_suppressions_and_team_pages_render(page: Page, live_server, 
     tenant = demo["tenant"]
     sign_in(page, live_server, demo["user"].email)
     page.goto(f"{live_server.url}/ui/servers/{tenant.server.id}/statistics")
-    expect(page.locator("figure.chart svg")).to_have_count(4)
+    expect(page.locator("figure.chart svg")).to_have_count(6)
     expect(page.locator(".chart-sent .chart-total")).to_have_text("4")
     shot(page, "09-statistics")
 

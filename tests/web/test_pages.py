@@ -196,7 +196,7 @@ def test_statistics_count_sends_deliveries_bounces_and_spam_per_day(world):
     body = world.client.get(
         reverse("web:statistics", args=[world.tenant.server.id])
     ).content.decode()
-    assert body.count("<svg") == 4
+    assert body.count("<svg") == 6  # sent, delivered, bounced, spam, opens, clicks
     assert 'aria-label="Sent per day: 1 in total over 30 days"' in body
 
 

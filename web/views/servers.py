@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from messages.archive import archive_get
 from messages.selectors import message_events, message_get, message_search
+from tracking.selectors import message_tracking, tracking_daily
 
 from ..access import server_for_request
 from ..charts import bar_chart
@@ -91,6 +92,7 @@ def message_detail(
     raw = archive_get(key=message.archive_key)
     parsed = mail_parse(raw) if raw is not None else None
     recipients = message_recipients(message=message)
+    opens, clicks = message_tracking(message=message)
     return render(
         request,
         "web/message_detail.html",
@@ -104,6 +106,8 @@ def message_detail(
             "metadata": sorted((message.metadata or {}).items()),
             "recipients": recipients,
             "events": message_events(message=message),
+            "opens": opens,
+            "clicks": clicks,
             "parsed": parsed,
             "raw_text": raw.decode("utf-8", errors="replace")
             if raw is not None and len(raw) <= INLINE_RAW_LIMIT
@@ -160,6 +164,7 @@ def message_raw(request: HttpRequest, server_id: int, message_id: str) -> HttpRe
 def statistics(request: HttpRequest, server_id: int) -> HttpResponse:
     access = server_for_request(request, server_id)
     days = daily_stats(server=access.server, days=30)
+    tracked = tracking_daily(server=access.server, first=days[0].day, last=days[-1].day)
     charts = [
         bar_chart(title="Sent", key="sent", series=[(d.day, d.sent) for d in days]),
         bar_chart(
@@ -173,6 +178,18 @@ def statistics(request: HttpRequest, server_id: int) -> HttpResponse:
         bar_chart(
             title="Spam complaints", key="spam", series=[(d.day, d.spam) for d in days]
         ),
+        bar_chart(
+            title="Unique opens",
+            key="opens",
+            series=[
+                (d.day, tracked.get(d.day, {}).get("UniqueOpens", 0)) for d in days
+            ],
+        ),
+        bar_chart(
+            title="Clicks",
+            key="clicks",
+            series=[(d.day, tracked.get(d.day, {}).get("Clicks", 0)) for d in days],
+        ),
     ]
     return render(
         request,
@@ -182,6 +199,13 @@ def statistics(request: HttpRequest, server_id: int) -> HttpResponse:
             "server": access.server,
             "tab": "statistics",
             "charts": charts,
-            "days": list(reversed(days)),
+            "days": [
+                (
+                    d,
+                    tracked.get(d.day, {}).get("UniqueOpens", 0),
+                    tracked.get(d.day, {}).get("Clicks", 0),
+                )
+                for d in reversed(days)
+            ],
         },
     )

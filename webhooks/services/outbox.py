@@ -32,7 +32,8 @@ def webhook_emit(
     The payload's own ``RecordType`` wins over ``record_type`` (a spam complaint
     goes to the SpamComplaint trigger). ``Content`` is dropped for webhooks
     without ``IncludeContent``; SMTP API error bounces go only to servers with
-    ``EnableSmtpApiErrorHooks``. Not idempotent: each call queues new rows.
+    ``EnableSmtpApiErrorHooks``; repeat opens (``FirstOpen: false``) skip
+    webhooks whose Open trigger has ``PostFirstOpenOnly``. Not idempotent: each call queues new rows.
     """
     from ..tasks import webhook_deliver  # tasks import services; avoid a cycle
 
@@ -49,6 +50,12 @@ def webhook_emit(
         server=server, message_stream=(message_stream or "outbound").lower()
     ):
         if not hook.trigger_enabled(record_type):
+            continue
+        if (
+            record_type == "Open"
+            and not payload.get("FirstOpen", True)
+            and hook.trigger_option("Open", "PostFirstOpenOnly")
+        ):
             continue
         body = payload
         if record_type in CONTENT_TRIGGERS and not hook.trigger_option(
