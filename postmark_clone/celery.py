@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postmark_clone.settings")
 
 app = Celery("postmark_clone")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks"])
+app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks", "inbound"])
 
 # Every periodic job, in plain English. PostgreSQL is the source of truth; these
 # sweepers make sure nothing waits forever if a broker message is lost.
@@ -18,6 +18,12 @@ app.conf.beat_schedule = {
     # whose broker message was lost.
     "webhooks-sweep": {
         "task": "webhooks.tasks.webhook_sweep",
+        "schedule": 30.0,
+    },
+    # Every 30 s, POST inbound messages that are due to their InboundHookUrl:
+    # retries whose delay has passed, claims whose worker died, lost tasks.
+    "inbound-sweep": {
+        "task": "inbound.tasks.inbound_sweep",
         "schedule": 30.0,
     },
     # Hourly, delete delivered and dead webhook deliveries older than
