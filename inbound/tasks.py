@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import inbound_deliver_attempt, inbound_deliveries_enqueue_due
+from .services import (
+    inbound_deliver_attempt,
+    inbound_deliveries_enqueue_due,
+    inbound_purge,
+)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -21,3 +25,10 @@ def inbound_sweep() -> None:
     whose worker died (lease expired) and tasks the broker lost. Periodic;
     safe to run concurrently."""
     inbound_deliveries_enqueue_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def inbound_purge_task() -> None:
+    """Delete inbound messages past their retention (blocked: 10 days) and
+    their raw messages. Periodic; idempotent."""
+    inbound_purge()

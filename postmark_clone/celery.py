@@ -26,6 +26,12 @@ app.conf.beat_schedule = {
         "task": "inbound.tasks.inbound_sweep",
         "schedule": 30.0,
     },
+    # Hourly, forget inbound messages past their server's retention period
+    # (blocked ones after 10 days, as Postmark) with their raw messages.
+    "inbound-purge": {
+        "task": "inbound.tasks.inbound_purge_task",
+        "schedule": 3600.0,
+    },
     # Hourly, delete delivered and dead webhook deliveries older than
     # WEBHOOK_DELIVERY_RETENTION_DAYS so the outbox stays small.
     "webhooks-purge": {
