@@ -68,7 +68,11 @@ def inbound_deliver_attempt(*, inbound_id: int) -> str | None:
     ).update(next_attempt_at=lease, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    message = InboundMessage.objects.select_related("server").get(id=inbound_id)
+    message = (
+        InboundMessage.objects.select_related("server").filter(id=inbound_id).first()
+    )
+    if message is None:  # its server was deleted meanwhile
+        return None
     attempt = message.attempts
     delays = list(settings.INBOUND_RETRY_DELAYS)
     retries_remaining = max(len(delays) - (attempt - 1), 0)
