@@ -259,11 +259,13 @@ def inbound_payload(
     tag: str = "",
     raw_email: bool = False,
     with_content: bool = True,
+    parsed: EmailMessage | None = None,
 ) -> dict[str, Any]:
     """Postmark's inbound webhook JSON for ``raw`` as received for
     ``original_recipient``. Deterministic: the same inputs give the same JSON,
-    so it can be rebuilt from the archived raw message at any time."""
-    msg = parse_message(raw)
+    so it can be rebuilt from the archived raw message at any time. ``parsed``
+    is ``parse_message(raw)`` when the caller already has it (read only)."""
+    msg = parsed if parsed is not None else parse_message(raw)
     senders = _address_list(msg, "From", set())
     if senders:
         from_name, from_email = senders[0]["Name"], senders[0]["Email"]

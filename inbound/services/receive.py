@@ -122,6 +122,7 @@ def inbound_receive(*, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Recei
             received_at=now,
             inbound_domains=inbound_domains(server),
             with_content=False,
+            parsed=msg,
         )
         reason = _block_reason(server=server, score=score, senders=senders)
         status = Status.QUEUED
