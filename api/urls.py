@@ -10,6 +10,7 @@ from api.views import (
     accounts,
     bounces,
     email,
+    inbound,
     message_streams,
     operations,
     pool_webhooks,
@@ -28,6 +29,7 @@ urlpatterns = [
     *message_streams.urlpatterns,
     *tracking.urlpatterns,  # before messages/outbound/{id}/...
     *messages_views.urlpatterns,
+    *inbound.urlpatterns,
     *bounces.urlpatterns,
     *suppressions.urlpatterns,
     *stats.urlpatterns,

@@ -4,6 +4,9 @@ Cheap checks happen in ``handle_RCPT`` (a forged or unknown VERP gets ``550
 5.1.1`` before any data is sent); ``handle_DATA`` records the report and only
 then answers 250, so a crash makes the remote MTA retry instead of losing it.
 The ORM is synchronous: both calls run in worker threads, never on the loop.
+
+The same listener is the inbound MX: recipients at INBOUND_ADDRESS_DOMAIN or a
+server's InboundDomain are routed to ``inbound.receiving`` (docs/inbound.md).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.conf import settings
 from django.db import close_old_connections, connections
 
-from .reports import bounce_mx_rcpt_verdict, bounce_mx_receive
+from inbound.receiving import mx_rcpt_verdict, mx_receive
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,10 +49,13 @@ class BounceMxHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        refusal = await asyncio.to_thread(_in_thread, bounce_mx_rcpt_verdict, address)
+        inbound, refusal = await asyncio.to_thread(_in_thread, mx_rcpt_verdict, address)
         if refusal:
             return refusal
         envelope.rcpt_tos.append(address)
+        if inbound:
+            # Remembered for DATA, which routes each recipient to its side.
+            envelope.inbound_rcpts = [*getattr(envelope, "inbound_rcpts", []), address]
         return "250 2.1.5 OK"
 
     async def handle_DATA(
@@ -57,16 +64,20 @@ class BounceMxHandler:
         raw = envelope.original_content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape")
+        inbound_rcpts = list(getattr(envelope, "inbound_rcpts", []))
+        if len(raw) > MAX_REPORT_BYTES and len(inbound_rcpts) < len(envelope.rcpt_tos):
+            return "552 5.3.4 Message too big for a bounce report"
         try:
             return await asyncio.to_thread(
                 _in_thread,
-                bounce_mx_receive,
+                mx_receive,
                 mail_from=envelope.mail_from or "",
                 rcpt_tos=list(envelope.rcpt_tos),
+                inbound_rcpts=inbound_rcpts,
                 raw=raw,
             )
         except Exception:  # noqa: BLE001 - any failure: let the sender retry later
-            logger.exception("bounce MX could not record a report")
+            logger.exception("bounce MX could not record a message")
             return "451 4.3.0 Temporary failure recording the report, try again"
 
 
@@ -85,7 +96,8 @@ def bounce_mx_controller(*, host: str, port: int) -> BounceMxController:
         BounceMxHandler(),
         hostname=host,
         port=port,
-        data_size_limit=MAX_REPORT_BYTES,
+        # Inbound mail may be larger than a report; mx_receive checks each side.
+        data_size_limit=max(MAX_REPORT_BYTES, settings.INBOUND_MAX_MESSAGE_BYTES),
         # Bounces have an empty MAIL FROM and 8-bit bodies; do not be picky.
         decode_data=False,
         enable_SMTPUTF8=True,

@@ -8,7 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postmark_clone.settings")
 
 app = Celery("postmark_clone")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["accounts", "messages", "bounces", "webhooks", "tracking"])
+app.autodiscover_tasks(
+    ["accounts", "messages", "bounces", "webhooks", "tracking", "inbound"]
+)
 
 # Every periodic job, in plain English. PostgreSQL is the source of truth; these
 # sweepers make sure nothing waits forever if a broker message is lost.
@@ -19,6 +21,18 @@ app.conf.beat_schedule = {
     "webhooks-sweep": {
         "task": "webhooks.tasks.webhook_sweep",
         "schedule": 30.0,
+    },
+    # Every 30 s, POST inbound messages that are due to their InboundHookUrl:
+    # retries whose delay has passed, claims whose worker died, lost tasks.
+    "inbound-sweep": {
+        "task": "inbound.tasks.inbound_sweep",
+        "schedule": 30.0,
+    },
+    # Hourly, forget inbound messages past their server's retention period
+    # (blocked ones after 10 days, as Postmark) with their raw messages.
+    "inbound-purge": {
+        "task": "inbound.tasks.inbound_purge_task",
+        "schedule": 3600.0,
     },
     # Hourly, delete delivered and dead webhook deliveries older than
     # WEBHOOK_DELIVERY_RETENTION_DAYS so the outbox stays small.

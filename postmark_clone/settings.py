@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "api",
     "webhooks",
     "tracking",
+    "inbound",
     "web",
 ]
 
@@ -429,6 +430,25 @@ WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 # Let tenant webhooks target loopback/private/link-local addresses. Off in
 # production: a tenant could otherwise make us POST into our own network (SSRF).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+
+# --- Inbound mail (received by the bounce MX, posted to InboundHookUrl) -----------
+# Largest message the MX accepts (Postmark: 35 MB of attachments, ~47 MB once
+# base64-encoded). Bounce reports keep their own 10 MB limit.
+INBOUND_MAX_MESSAGE_BYTES = env_int("INBOUND_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)
+# Delays (seconds) before each retry of a failed InboundHookUrl POST: Postmark's
+# inbound schedule (1, 5, 10, 10, 10, 15, 30 min, 1, 2, 6 h ≈ 10.5 h); then the
+# message is failed and gets an InboundError bounce. A 403 answer stops at once.
+INBOUND_RETRY_DELAYS = [
+    int(x)
+    for x in env_list(
+        "INBOUND_RETRY_DELAYS", "60,300,600,600,600,900,1800,3600,7200,21600".split(",")
+    )
+]
+# Postmark waits up to 2 minutes for an inbound hook.
+INBOUND_HOOK_TIMEOUT_SECONDS = env_float("INBOUND_HOOK_TIMEOUT_SECONDS", 120)
+# A claimed POST becomes due again after this long (worker died mid-POST); must
+# exceed the timeout.
+INBOUND_HOOK_LEASE_SECONDS = env_int("INBOUND_HOOK_LEASE_SECONDS", 300)
 
 # --- Sink (development receiver) ----------------------------------------------------
 SINK_HOST = env_str("SINK_HOST", "127.0.0.1")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, bounces, servers, settings
+from .views import auth, bounces, inbound, servers, settings
 
 app_name = "web"
 
@@ -26,6 +26,13 @@ urlpatterns = [
         S + "bounces/<int:bounce_id>/activate",
         bounces.bounce_activate,
         name="bounce_activate",
+    ),
+    path(S + "inbound", inbound.inbound_list, name="inbound"),
+    path(S + "inbound/<str:message_id>", inbound.inbound_detail, name="inbound_detail"),
+    path(
+        S + "inbound/<str:message_id>/<str:action>",
+        inbound.inbound_action,
+        name="inbound_action",
     ),
     path(S + "suppressions", bounces.suppression_list, name="suppressions"),
     path(

@@ -13,7 +13,8 @@ from bounces.bounce_mx import bounce_mx_controller
 
 class Command(BaseCommand):
     help = (
-        "Receive DSNs, ARF complaints and auto-replies for our VERP return paths "
+        "Receive DSNs, ARF complaints and auto-replies for our VERP return paths, "
+        "and inbound mail for servers' inbound addresses "
         "(BOUNCE_MX_HOST:BOUNCE_MX_PORT)."
     )
 
