@@ -316,3 +316,33 @@ def test_an_smtp_submission_to_a_broadcast_stream_gets_the_link_too(
     assert link.startswith("https://pm.example.com/unsubscribe/")
     assert copy.get_body(("plain",)).get_content().strip() == f"Hello {link}"
     assert copy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_tracked_broadcast_copy_has_tracked_links_but_an_untracked_unsubscribe_link(
+    http, live_server, acme, sink, pool_to, settings
+):
+    settings.TRACKING_BASE_URL = live_server.url
+    pool_to(sink.port)
+    response = send(
+        http,
+        live_server,
+        acme,
+        To="reader@example.org",
+        HtmlBody='<html><body><a href="https://shop.example.org/sale">Sale</a>'
+        "</body></html>",
+        TrackOpens=True,
+        TrackLinks="HtmlAndText",
+    )
+    received = deliver(response, sink)["reader@example.org"]
+    copy = parsed(received.data)
+    html = copy.get_body(("html",)).get_content()
+    link = https_link(copy)
+    # The shop link and the pixel go through the tracker ...
+    assert f"{live_server.url}/t/c/" in html
+    assert f"{live_server.url}/t/o/" in html
+    assert 'href="https://shop.example.org/sale"' not in html
+    # ... the unsubscribe link does not, and one signature covers it all.
+    assert f'href="{link}"' in html
+    assert "/t/c/" not in link
+    published = {acme.domain.dkim_host: acme.domain.dkim_text_value}
+    assert dkim_verify(message=received.data, txt_lookup=published.get)
