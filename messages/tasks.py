@@ -18,6 +18,9 @@ from .delivery import delivery_run, delivery_sweep
 def deliver_messages(message_ids: list[int]) -> None:
     """Deliver the due queued recipients of these messages. Idempotent: rows
     another worker holds (or already delivered) are skipped quietly."""
+    from .dispatch import task_started
+
+    task_started()
     delivery_run(message_ids=list(message_ids))
 
 
