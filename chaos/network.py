@@ -34,10 +34,8 @@ class _SinkHandler:
 
     async def handle_DATA(self, server, session, envelope):
         sink = self.sink
-        if sink.hold.is_set():
-            sink.in_data.set()
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, sink.release.wait, 60)
+        # Committed before the reply, like a real MTA: if the sender dies before
+        # it reads the 250, the message is delivered all the same.
         with sink.lock:
             for rcpt in envelope.rcpt_tos:
                 match = CHAOS_LOCAL.match(rcpt)
@@ -46,6 +44,10 @@ class _SinkHandler:
                     sink.deliveries[ident] += 1
                     sink.return_paths[ident] = envelope.mail_from
             sink.accepted_total += 1
+        if sink.hold.is_set():
+            sink.in_data.set()
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, sink.release.wait, 60)
         return "250 2.0.0 Ok: queued"
 
 

@@ -53,28 +53,60 @@ class Platform:
 
     COMMANDS = {
         "web": lambda p: [
-            PY, "-m", "gunicorn", "postmark_clone.wsgi", "-w", "2", "-k", "gthread",
-            "--threads", "4", "-b", f"127.0.0.1:{p.web_port}", "--log-level",
-            "warning", "--graceful-timeout", "5",
+            PY,
+            "-m",
+            "gunicorn",
+            "postmark_clone.wsgi",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{p.web_port}",
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
         ],
         "worker": lambda p: [
-            PY, "-m", "celery", "-A", "postmark_clone", "worker", "--pool=prefork",
-            "--concurrency=2", "--loglevel=WARNING", "--without-mingle",
-            "--without-gossip", "--prefetch-multiplier=1",
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "postmark_clone",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            "--prefetch-multiplier=1",
         ],
         "beat": lambda p: [
-            PY, "-m", "celery", "-A", "postmark_clone", "beat", "--loglevel=WARNING",
-            "--schedule", str(p.logs / "beat-schedule"),
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "postmark_clone",
+            "beat",
+            "--loglevel=WARNING",
+            "--schedule",
+            str(p.logs / "beat-schedule"),
         ],
         "smtpd": lambda p: [PY, "manage.py", "smtpd"],
-        "bounce_mx": lambda p: [PY, "manage.py", "bounce_mx", "--port",
-                                str(p.mx_port)],
+        "bounce_mx": lambda p: [PY, "manage.py", "bounce_mx", "--port", str(p.mx_port)],
     }
 
     def migrate_and_tenant(self) -> str:
         """Migrate the database and create the chaos tenant; returns its token."""
-        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
-                       env=self.env, check=True)
+        subprocess.run(
+            [PY, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
         code = (
             "import django; django.setup()\n"
             "from accounts.models import Account\n"
@@ -83,8 +115,9 @@ class Platform:
             "t = make_tenant('chaos', domain='chaos.example.com')\n"
             "print(t.server_token, t.server.id)\n"
         )
-        done = subprocess.run([PY, "-c", code], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [PY, "-c", code], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
         if done.returncode:
             raise RuntimeError(f"creating the chaos tenant failed:\n{done.stderr}")
         out = done.stdout.split()
@@ -104,8 +137,12 @@ class Platform:
     def _spawn(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "a")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
-            self.COMMANDS[name](self), cwd=ROOT, env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            self.COMMANDS[name](self),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill9(self, name: str) -> None:
@@ -120,8 +157,11 @@ class Platform:
     def restart(self, name: str, *, after: float = 1.0) -> None:
         time.sleep(after)
         self._spawn(name)
-        port = {"web": self.web_port, "smtpd": self.smtpd_port,
-                "bounce_mx": self.mx_port}.get(name)
+        port = {
+            "web": self.web_port,
+            "smtpd": self.smtpd_port,
+            "bounce_mx": self.mx_port,
+        }.get(name)
         if port:
             wait_port(port)
 

@@ -21,7 +21,8 @@ waits until nothing is left in flight. It prints one row per fault:
   connection died after the commit: a client that retries sends it twice);
 - 5xx: server errors answered; tb: those whose body held a stack trace or an
   HTML error page instead of Postmark's JSON (must be 0);
-- recovery s: from healing the fault until nothing accepted is still in flight.
+- recovery s: from healing the fault (for a kill: the restart) until every
+  message accepted up to then is delivered or bounced; load goes on meanwhile.
 
 Exit status 1 if any row lost a message or leaked a stack trace.
 """
@@ -84,8 +85,16 @@ def _is_dirty(body: str) -> bool:
 class Load:
     """Open-loop senders at a fixed total rate until ``stop``."""
 
-    def __init__(self, *, kind: str, platform: Platform, token: str, rate: float,
-                 clients: int = 4, bounce_share: float = 0.1) -> None:
+    def __init__(
+        self,
+        *,
+        kind: str,
+        platform: Platform,
+        token: str,
+        rate: float,
+        clients: int = 4,
+        bounce_share: float = 0.1,
+    ) -> None:
         self.kind, self.platform, self.token = kind, platform, token
         self.rate, self.clients, self.bounce_share = rate, clients, bounce_share
         self.tally = Tally()
@@ -157,7 +166,7 @@ class Load:
             rcpt = _address(ident, self.bounce_share)
             msg = (
                 f"From: sender@chaos.example.com\r\nTo: {rcpt}\r\n"
-                f"Subject: chaos {ident}\r\n\r\n" + "x" * 1500 + "\r\n"
+                f"Subject: chaos {ident}\r\n\r\n" + ("x" * 75 + "\r\n") * 20
             )
             with tally.lock:
                 tally.attempted.add(ident)
@@ -204,7 +213,7 @@ class Row:
     unacked: int = 0
     http_5xx: int = 0
     dirty_5xx: int = 0
-    recovery_s: float = 0.0
+    recovery_s: float | None = None
     note: str = ""
 
 
@@ -241,8 +250,14 @@ class Ledger:
         )[0][0]
 
 
-def settle(*, accepted: set[int], sink: Sink, ledger: Ledger, timeout: float,
-           by_bounce_only: bool = False) -> float:
+def settle(
+    *,
+    accepted: set[int],
+    sink: Sink,
+    ledger: Ledger,
+    timeout: float,
+    by_bounce_only: bool = False,
+) -> float:
     """Wait until every accepted message is delivered or bounced and nothing is
     in flight; returns the seconds it took (``timeout`` if it never did)."""
     start = time.monotonic()
@@ -254,6 +269,41 @@ def settle(*, accepted: set[int], sink: Sink, ledger: Ledger, timeout: float,
             return time.monotonic() - start
         time.sleep(0.5)
     return timeout
+
+
+class Recovery:
+    """Seconds from healing a fault until everything accepted up to then is
+    delivered or bounced (load goes on meanwhile)."""
+
+    def __init__(
+        self,
+        *,
+        accepted: set[int],
+        sink: Sink,
+        ledger: Ledger,
+        healed: float,
+        by_bounce_only: bool = False,
+    ) -> None:
+        self.pending = set(accepted)
+        self.sink, self.ledger, self.healed = sink, ledger, healed
+        self.by_bounce_only = by_bounce_only
+        self.seconds: float | None = None
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while time.monotonic() - self.healed < 600:
+            done = set(self.ledger.bounces())
+            if not self.by_bounce_only:
+                done |= set(self.sink.snapshot())
+            if self.pending <= done:
+                self.seconds = round(time.monotonic() - self.healed, 1)
+                return
+            time.sleep(0.25)
+
+    def result(self, timeout: float = 5) -> float | None:
+        self._thread.join(timeout)
+        return self.seconds
 
 
 def account(row: Row, *, tally: Tally, sink: Sink, ledger: Ledger) -> Row:
@@ -321,9 +371,16 @@ class Suite:
             env["ARCHIVE_LOCAL_ROOT"] = str(WORK / "tmpfs-archive")
         return env
 
-    def run(self, name: str, fault: Callable[[Suite, Platform], float], *,
-            load: str = "http", archive: str = "local", settle_timeout: float = 240,
-            note: str = "") -> Row:
+    def run(
+        self,
+        name: str,
+        fault: Callable[[Suite, Platform], float],
+        *,
+        load: str = "http",
+        archive: str = "local",
+        settle_timeout: float = 240,
+        note: str = "",
+    ) -> Row:
         if archive == "tmpfs":
             _mount_tmpfs(WORK / "tmpfs-archive", size_mb=48)
         self.sink.reset()
@@ -336,19 +393,29 @@ class Suite:
         try:
             if load == "dsn":
                 return self._run_dsn(name, fault, platform, token, ledger, note)
-            traffic = Load(kind=load, platform=platform, token=token,
-                           rate=self.args.rate)
+            traffic = Load(
+                kind=load, platform=platform, token=token, rate=self.args.rate
+            )
             traffic.start()
             time.sleep(3)
             healed = fault(self, platform)
+            with traffic.tally.lock:
+                accepted_so_far = set(traffic.tally.accepted)
+            recovery = Recovery(
+                accepted=accepted_so_far, sink=self.sink, ledger=ledger, healed=healed
+            )
             remaining = self.args.seconds - 3 - (time.monotonic() - healed)
             if remaining > 0:
                 time.sleep(remaining)
             traffic.stop()
-            took = settle(accepted=traffic.tally.accepted, sink=self.sink,
-                          ledger=ledger, timeout=settle_timeout)
+            took = settle(
+                accepted=traffic.tally.accepted,
+                sink=self.sink,
+                ledger=ledger,
+                timeout=settle_timeout,
+            )
             row = Row(fault=name, note=note)
-            row.recovery_s = round(time.monotonic() - healed, 1)
+            row.recovery_s = recovery.result()
             if took >= settle_timeout:
                 row.note = (row.note + "; did not settle").lstrip("; ")
             return account(row, tally=traffic.tally, sink=self.sink, ledger=ledger)
@@ -361,15 +428,20 @@ class Suite:
         """Deliver some messages, then mail a DSN for each to its VERP return
         path at the bounce MX while the fault hits; a DSN is re-sent (as a
         real MTA would) until the MX answers 250."""
-        sends = Load(kind="http", platform=platform, token=token,
-                     rate=self.args.rate, bounce_share=0)
+        sends = Load(
+            kind="http",
+            platform=platform,
+            token=token,
+            rate=self.args.rate,
+            bounce_share=0,
+        )
         sends.start()
         time.sleep(min(5, self.args.seconds))
         sends.stop()
-        settle(accepted=sends.tally.accepted, sink=self.sink, ledger=ledger,
-               timeout=60)
-        paths = {i: p for i, p in self.sink.return_paths.items()
-                 if i in sends.tally.accepted}
+        settle(accepted=sends.tally.accepted, sink=self.sink, ledger=ledger, timeout=60)
+        paths = {
+            i: p for i, p in self.sink.return_paths.items() if i in sends.tally.accepted
+        }
         tally = Tally()
         queue = list(paths.items())
         lock = threading.Lock()
@@ -383,8 +455,9 @@ class Suite:
                 deadline = time.monotonic() + 90
                 while time.monotonic() < deadline:
                     try:
-                        with smtplib.SMTP("127.0.0.1", platform.mx_port,
-                                          timeout=10) as mx:
+                        with smtplib.SMTP(
+                            "127.0.0.1", platform.mx_port, timeout=10
+                        ) as mx:
                             mx.sendmail("", [verp], _dsn(ident))
                         with tally.lock:
                             tally.accepted.add(ident)
@@ -400,12 +473,26 @@ class Suite:
             thread.start()
         time.sleep(1)
         healed = fault(self, platform)
+        with tally.lock:
+            accepted_so_far = set(tally.accepted)
+        recovery = Recovery(
+            accepted=accepted_so_far,
+            sink=self.sink,
+            ledger=ledger,
+            healed=healed,
+            by_bounce_only=True,
+        )
         for thread in threads:
             thread.join(180)
-        took = settle(accepted=tally.accepted, sink=self.sink, ledger=ledger,
-                      timeout=120, by_bounce_only=True)
+        took = settle(
+            accepted=tally.accepted,
+            sink=self.sink,
+            ledger=ledger,
+            timeout=120,
+            by_bounce_only=True,
+        )
         row = Row(fault=name, note=note)
-        row.recovery_s = round(time.monotonic() - healed, 1)
+        row.recovery_s = recovery.result()
         if took >= 120:
             row.note = (row.note + "; did not settle").lstrip("; ")
         time.sleep(3)
@@ -439,8 +526,10 @@ def _mount_tmpfs(path, *, size_mb: int) -> None:
     _umount(path)
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
-                    str(path)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
+        check=True,
+    )
 
 
 def _umount(path) -> None:
@@ -546,41 +635,88 @@ def disk_full(suite: Suite, p: Platform) -> float:
 
 
 FAULTS: dict[str, dict] = {
-    "web_kill9": {"fault": web_kill9,
-                  "note": "3 gunicorn workers SIGKILLed mid-request"},
-    "smtpd_kill9": {"fault": _kill_and_restart("smtpd"), "load": "smtp",
-                    "note": "smtpd SIGKILLed during DATA, restarted after 1 s"},
-    "worker_kill9_before_250": {"fault": worker_kill9_before_250,
-                                "note": "worker SIGKILLed while the remote MTA "
-                                "holds DATA; the remote keeps the message"},
-    "worker_kill9_after_250": {"fault": worker_kill9_after_250,
-                               "note": "worker SIGKILLed after remote 250s, "
-                               "before outcomes are recorded"},
-    "beat_kill9": {"fault": beat_kill9,
-                   "note": "beat and worker SIGKILLed, beat down 5 s"},
-    "bounce_mx_kill9": {"fault": _kill_and_restart("bounce_mx"), "load": "dsn",
-                        "note": "bounce MX SIGKILLed while DSNs arrive; rows "
-                        "count DSNs and Bounce records"},
-    "postgres_restart": {"fault": postgres_restart,
-                         "note": "pg_ctl restart -m fast during the burst"},
-    "redis_flush": {"fault": redis_flush,
-                    "note": "FLUSHALL: every queued broker message lost"},
+    "web_kill9": {
+        "fault": web_kill9,
+        "note": "3 gunicorn workers SIGKILLed mid-request",
+    },
+    "smtpd_kill9": {
+        "fault": _kill_and_restart("smtpd"),
+        "load": "smtp",
+        "note": "smtpd SIGKILLed during DATA, restarted after 1 s",
+    },
+    "worker_kill9_before_250": {
+        "fault": worker_kill9_before_250,
+        "note": "worker SIGKILLed while the remote MTA "
+        "holds DATA; the remote keeps the message",
+    },
+    "worker_kill9_after_250": {
+        "fault": worker_kill9_after_250,
+        "note": "worker SIGKILLed after remote 250s, before outcomes are recorded",
+    },
+    "beat_kill9": {
+        "fault": beat_kill9,
+        "note": "beat and worker SIGKILLed, beat down 5 s",
+    },
+    "bounce_mx_kill9": {
+        "fault": _kill_and_restart("bounce_mx"),
+        "load": "dsn",
+        "note": "bounce MX SIGKILLed while DSNs arrive; rows "
+        "count DSNs and Bounce records",
+    },
+    "postgres_restart": {
+        "fault": postgres_restart,
+        "note": "pg_ctl restart -m fast during the burst",
+    },
+    "redis_flush": {
+        "fault": redis_flush,
+        "note": "FLUSHALL: every queued broker message lost",
+    },
     "redis_down_60s": {"fault": redis_down_60s, "note": "Redis stopped for 60 s"},
-    "s3_down": {"fault": s3_down, "archive": "s3",
-                "note": "archive (moto S3) unreachable for 12 s"},
-    "route_hang": {"fault": _route("hang"),
-                   "note": "relay accepts TCP, never answers, 12 s"},
+    "s3_down": {
+        "fault": s3_down,
+        "archive": "s3",
+        "note": "archive (moto S3) unreachable for 12 s",
+    },
+    "route_hang": {
+        "fault": _route("hang"),
+        "note": "relay accepts TCP, never answers, 12 s",
+    },
     "route_421": {"fault": _route("smtp421"), "note": "relay answers 421, 12 s"},
-    "route_close_mid_data": {"fault": _route("close_mid_data"),
-                             "note": "relay drops the connection mid-DATA, 12 s"},
-    "disk_full": {"fault": disk_full, "archive": "tmpfs",
-                  "note": "local archive filesystem full for 10 s"},
+    "route_close_mid_data": {
+        "fault": _route("close_mid_data"),
+        "note": "relay drops the connection mid-DATA, 12 s",
+    },
+    "disk_full": {
+        "fault": disk_full,
+        "archive": "tmpfs",
+        "note": "local archive filesystem full for 10 s",
+    },
 }
 
-COLUMNS = ["fault", "accepted", "delivered", "bounced", "lost", "duplicated",
-           "unacked", "http_5xx", "dirty_5xx", "recovery_s"]
-HEADERS = ["fault", "accepted", "delivered", "bounced", "lost", "duplicated",
-           "unacked", "5xx", "tb", "recovery s"]
+COLUMNS = [
+    "fault",
+    "accepted",
+    "delivered",
+    "bounced",
+    "lost",
+    "duplicated",
+    "unacked",
+    "http_5xx",
+    "dirty_5xx",
+    "recovery_s",
+]
+HEADERS = [
+    "fault",
+    "accepted",
+    "delivered",
+    "bounced",
+    "lost",
+    "duplicated",
+    "unacked",
+    "5xx",
+    "tb",
+    "recovery s",
+]
 
 
 def table(rows: list[Row]) -> str:
@@ -603,8 +739,13 @@ def main() -> int:
         for name in names:
             spec = FAULTS[name]
             print(f"-- {name}: {spec['note']}", flush=True)
-            row = suite.run(name, spec["fault"], load=spec.get("load", "http"),
-                            archive=spec.get("archive", "local"), note=spec["note"])
+            row = suite.run(
+                name,
+                spec["fault"],
+                load=spec.get("load", "http"),
+                archive=spec.get("archive", "local"),
+                note=spec["note"],
+            )
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
     out = table(rows)

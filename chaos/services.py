@@ -68,8 +68,15 @@ class Postgres:
                 shutil.chown(self.dir, "postgres", "postgres")
             subprocess.run(
                 _as_postgres(
-                    [_pg_bin("initdb"), "-D", str(self.dir), "-U", "postgres",
-                     "--auth=trust", "--no-sync"]
+                    [
+                        _pg_bin("initdb"),
+                        "-D",
+                        str(self.dir),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "--no-sync",
+                    ]
                 ),
                 check=True,
                 capture_output=True,
@@ -77,8 +84,17 @@ class Postgres:
         self._ctl("start", "-w", "-o", self._options())
         wait_port(self.port)
         subprocess.run(
-            [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-             "postgres", "-qc", "CREATE DATABASE chaos"],
+            [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-qc",
+                "CREATE DATABASE chaos",
+            ],
             capture_output=True,
             check=False,
         )
@@ -92,8 +108,9 @@ class Postgres:
     def _ctl(self, *args: str) -> None:
         log = self.dir / "server.log"
         subprocess.run(
-            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.dir), "-l", str(log),
-                          *args]),
+            _as_postgres(
+                [_pg_bin("pg_ctl"), "-D", str(self.dir), "-l", str(log), *args]
+            ),
             check=True,
             capture_output=True,
             timeout=120,
@@ -119,8 +136,19 @@ class Redis:
     def start(self) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
-             "--save", "", "--appendonly", "no", "--dir", str(WORK)],
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(WORK),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -128,8 +156,12 @@ class Redis:
         wait_port(self.port)
 
     def cli(self, *args: str) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), *args],
-                       capture_output=True, check=False, timeout=10)
+        subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -151,8 +183,15 @@ class MotoS3:
         import sys
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-             str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
