@@ -35,6 +35,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -728,6 +729,9 @@ def table(rows: list[Row]) -> str:
 
 
 def main() -> int:
+    # SIGTERM (CI's timeout, Ctrl-C's cousin) unwinds like Ctrl-C, so every
+    # process and service this run started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("faults", nargs="*", choices=[[], *FAULTS], default=[])
     parser.add_argument("--rate", type=float, default=30, help="messages/s offered")
