@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, storages
 
@@ -45,10 +46,11 @@ def _local_put(storage: FileSystemStorage, key: str, data: bytes) -> str:
     existing object is never overwritten (a clash takes the storage's own path,
     which picks a suffixed name), and a failed write leaves no partial file."""
     path = storage.path(key)  # validates the key stays under the root
+    folder = os.path.dirname(path)
     try:
         fd = os.open(path, _CREATE_FLAGS, 0o666)
     except FileNotFoundError:  # first object of the day: create the folders
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _makedirs_durably(folder, root=storage.location)
         fd = os.open(path, _CREATE_FLAGS, 0o666)
     except FileExistsError:
         return storage.save(key, ContentFile(data))
@@ -58,12 +60,41 @@ def _local_put(storage: FileSystemStorage, key: str, data: bytes) -> str:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        if settings.ARCHIVE_FSYNC:
+            # An acknowledged message must survive a power cut: the caller
+            # answers 200/250 right after this returns. fsync the file's data,
+            # then its folder, so the new name is on disk too (POSIX leaves a
+            # new directory entry unsynced until the folder itself is synced).
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(path)
         raise
     os.close(fd)
+    if settings.ARCHIVE_FSYNC:
+        _fsync_folder(folder)
     return key
+
+
+def _fsync_folder(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _makedirs_durably(folder: str, *, root: str) -> None:
+    """``os.makedirs`` that also syncs each new folder's entry in its parent."""
+    missing: list[str] = []
+    current = folder
+    while not os.path.isdir(current) and current.startswith(root):
+        missing.append(current)
+        current = os.path.dirname(current)
+    os.makedirs(folder, exist_ok=True)
+    if settings.ARCHIVE_FSYNC:
+        for created in reversed(missing):
+            _fsync_folder(os.path.dirname(created))
 
 
 def archive_get(*, key: str) -> bytes | None:

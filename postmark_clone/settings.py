@@ -215,6 +215,10 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARCHIVE_LOCAL_ROOT)},
     }
+# Local archive: fsync each object (and its folder) before the message is
+# acknowledged, so a 200/250 survives a crash or power cut. Only turn off on a
+# throwaway demo box or a filesystem that is already synchronous.
+ARCHIVE_FSYNC = env_bool("ARCHIVE_FSYNC", True)
 # Parallel archive writes per batch request (S3 PUTs are network round trips).
 # Default 8 on S3; 1 on the local disk, where a thread pool per request costs more
 # (milliseconds per small SMTP batch in the profile) than the writes it overlaps.

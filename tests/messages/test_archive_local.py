@@ -51,3 +51,39 @@ def test_a_key_escaping_the_root_is_refused(local_archive):
     with pytest.raises(SuspiciousFileOperation):
         archive_put(key="../outside.eml", data=b"x")
     assert not (local_archive.parent / "outside.eml").exists()
+
+
+@pytest.fixture
+def fsynced(monkeypatch):
+    """Paths the archive really fsyncs (the real ``os.fsync`` still runs)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    return synced
+
+
+def test_an_acknowledged_object_and_its_new_folders_are_fsynced(
+    local_archive, fsynced
+):
+    key = archive_put(key="messages/9/2026/12/06/new.eml", data=b"Subject: y\r\n\r\n")
+    path = str(local_archive / key)
+    assert path in fsynced
+    # The file's own folder (holding its new name) and every folder created for
+    # it, up to the archive root that already existed.
+    for folder in ["2026/12/06", "2026/12", "2026", ""]:
+        expected = str(local_archive / "messages/9" / folder).rstrip("/")
+        assert expected in fsynced
+    assert str(local_archive / "messages") in fsynced
+    assert str(local_archive) in fsynced
+    assert fsynced.index(path) < fsynced.index(os.path.dirname(path))
+
+
+def test_archive_fsync_can_be_turned_off(local_archive, fsynced, settings):
+    settings.ARCHIVE_FSYNC = False
+    archive_put(key="messages/9/2026/12/06/fast.eml", data=b"x")
+    assert fsynced == []
