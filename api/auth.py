@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -13,7 +16,7 @@ from accounts.selectors import account_for_token, server_for_token
 from accounts.tokens import token_hash
 from postmark_clone.lookup_cache import LookupCache
 
-from .errors import TokenInvalid
+from .errors import TokenGuessingThrottled, TokenInvalid
 
 TEST_TOKEN = "POSTMARK_API_TEST"
 
@@ -30,6 +33,53 @@ def _clone(server: Server) -> Server:
     return clone
 
 
+# --- Token guessing: a fixed-window failure counter per client IP --------------
+# A wrong token costs the client one count in the shared cache (Redis when
+# REDIS_URL is set); after API_TOKEN_FAILURE_LIMIT of them within the window,
+# every request from that IP whose token is not already in this process's
+# lookup cache answers 429 without touching the database. Tokens carry 122
+# random bits, so the limit sheds load and noise rather than protecting the
+# key space; the comparison itself stays constant-time (accounts.selectors).
+
+
+def token_failure_key(ip: str) -> str:
+    """The cache key counting wrong tokens from client ``ip``."""
+    return "api-token-fail:" + hashlib.sha256(ip.encode()).hexdigest()[:32]
+
+
+def _failure_key(request: Request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted
+    # proxy rewrites it (same rule as web.ratelimit).
+    return token_failure_key(request.META.get("REMOTE_ADDR", ""))
+
+
+def _check_not_blocked(request: Request) -> None:
+    limit = settings.API_TOKEN_FAILURE_LIMIT
+    if limit > 0 and cache.get(_failure_key(request), 0) >= limit:
+        raise TokenGuessingThrottled(settings.API_TOKEN_FAILURE_WINDOW_SECONDS)
+
+
+def _count_failure(request: Request) -> None:
+    if settings.API_TOKEN_FAILURE_LIMIT <= 0:
+        return
+    key = _failure_key(request)
+    window = settings.API_TOKEN_FAILURE_WINDOW_SECONDS
+    cache.add(key, 0, timeout=window)  # the window starts at the first failure
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+
+
+def _guarded(request: Request, lookup, token: str):
+    """``lookup(token=token)`` unless this client is blocked; a miss counts."""
+    _check_not_blocked(request)
+    found = lookup(token=token)
+    if found is None:
+        _count_failure(request)
+    return found
+
+
 class TestModeServer:
     """``request.auth`` for the ``POSTMARK_API_TEST`` token: validate, store nothing."""
 
@@ -44,7 +94,7 @@ class ServerTokenAuthentication(BaseAuthentication):
         if token == TEST_TOKEN:
             return (None, TestModeServer())
         server = _server_tokens.get(
-            token_hash(token), lambda: server_for_token(token=token)
+            token_hash(token), lambda: _guarded(request, server_for_token, token)
         )
         if server is None:
             raise TokenInvalid("server")
@@ -57,7 +107,7 @@ class ServerTokenAuthentication(BaseAuthentication):
 class AccountTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request):
         token = request.META.get("HTTP_X_POSTMARK_ACCOUNT_TOKEN", "").strip()
-        account = account_for_token(token=token) if token else None
+        account = _guarded(request, account_for_token, token) if token else None
         if account is None:
             raise TokenInvalid("account")
         return (None, account)
