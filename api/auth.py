@@ -74,7 +74,9 @@ def _count_failure(request: Request) -> None:
 def _guarded(request: Request, lookup, token: str):
     """``lookup(token=token)`` unless this client is blocked; a miss counts."""
     _check_not_blocked(request)
-    found = lookup(token=token)
+    # Tokens are printable ASCII; anything else (a NUL would fail the query)
+    # is simply wrong.
+    found = lookup(token=token) if token.isascii() and token.isprintable() else None
     if found is None:
         _count_failure(request)
     return found

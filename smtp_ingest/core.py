@@ -112,6 +112,8 @@ def _credential(value: bytes | str) -> str:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return ""
+    if not (value.isascii() and value.isprintable()):
+        return ""  # no token has these; NUL would even fail the lookup query
     return token_normalize(value)
 
 
@@ -217,7 +219,9 @@ def _address_header(value: str) -> str:
     try:
         parsed = HeaderParser(policy=policy.default).parsestr(f"To: {value}\n\n")
         return str(parsed["To"])
-    except (ValueError, IndexError, TypeError, LookupError):
+    except (ValueError, IndexError, TypeError, LookupError, AttributeError):
+        # AttributeError: the stdlib's header registry on some malformed groups
+        # (an encoded word followed by ``:``); the value is used as it came.
         return value
 
 

@@ -50,7 +50,9 @@ def wrong(n: int) -> str:
 
 def test_wrong_server_tokens_are_401_then_429_with_postmark_json(guarded, tenant):
     for n in range(LIMIT):
-        status, _, body = call(guarded, "/server", {"X-Postmark-Server-Token": wrong(n)})
+        status, _, body = call(
+            guarded, "/server", {"X-Postmark-Server-Token": wrong(n)}
+        )
         assert (status, body["ErrorCode"]) == (401, 10)
     status, headers, body = call(
         guarded, "/server", {"X-Postmark-Server-Token": wrong(99)}
@@ -130,10 +132,23 @@ def test_the_lookup_is_by_indexed_prefix_and_compared_in_constant_time(
     source = inspect.getsource(selectors.server_for_token)
     assert "hmac.compare_digest" in source
     assert "prefix=" in source
-    assert any(
-        "prefix" in (index.fields or []) or "prefix" in str(index)
-        for index in ServerToken._meta.indexes
-    ) or ServerToken._meta.get_field("prefix").db_index
+    assert (
+        any(
+            "prefix" in (index.fields or []) or "prefix" in str(index)
+            for index in ServerToken._meta.indexes
+        )
+        or ServerToken._meta.get_field("prefix").db_index
+    )
     same_prefix = tenant.server_token[:12] + "f" * (len(tenant.server_token) - 12)
     with django_assert_num_queries(1):
         assert selectors.server_for_token(token=same_prefix) is None
+
+
+@pytest.mark.parametrize(
+    "header", ["HTTP_X_POSTMARK_SERVER_TOKEN", "HTTP_X_POSTMARK_ACCOUNT_TOKEN"]
+)
+def test_a_token_with_a_nul_byte_is_401_not_a_database_error(api, tenant, header):
+    path = "/server" if "SERVER" in header else "/servers"
+    response = api.get(path, HTTP_ACCEPT="application/json", **{header: "ab\x00cd"})
+    assert response.status_code == 401
+    assert response.json()["ErrorCode"] == 10

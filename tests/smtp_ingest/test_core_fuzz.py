@@ -19,7 +19,7 @@ from smtp_ingest import core
 pytestmark = pytest.mark.django_db
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -222,6 +222,21 @@ def test_a_refused_message_with_unstorable_headers_is_still_recorded(tenant, hea
     assert dump.endswith(b"\r\nbody\r\n")
     if not head.startswith(b"X-PM-"):
         assert dump == data
+
+
+def test_a_from_with_an_encoded_word_and_a_bare_lf_is_answered_not_crashing(tenant):
+    """``email.headerregistry`` raised AttributeError on this From (a bare LF
+    inside the field unfolds it into a group with an encoded word), which
+    failed every message committed in the same batch with 451."""
+    data = b"From: =?utf-8?b?w6k=?=\nFrom: multipart/mixed; boundary=b\r\n\r\n"
+    reply = core.submit(
+        server=tenant.server,
+        mail_from=tenant.sender,
+        rcpt_tos=["alice@example.org"],
+        data=data,
+    )
+    assert_well_formed(reply)
+    assert reply.code == 250, reply
 
 
 def test_a_cr_or_lf_in_an_envelope_address_cannot_forge_a_reply_line():
