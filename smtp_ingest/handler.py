@@ -546,7 +546,7 @@ class SubmissionSMTP(SMTP):
         return await self._verify(login, password)
 
     async def _verify(self, login: bytes, password: bytes) -> AuthResult:
-        failures = self.event_handler.auth_failures
+        failures = self.event_handler.failed_auths
         if await failures.blocked(self.peer_ip):
             # Token guessing across connections: refused before any lookup.
             self.close_soon()
@@ -589,7 +589,9 @@ class SubmissionHandler:
     ) -> None:
         self.bucket = bucket
         self.committer = committer
-        self.auth_failures = auth_failures or LocalFailureCounter(limit=0, window=1)
+        # Not ``auth_*``: aiosmtpd takes handler attributes named so for AUTH
+        # mechanisms and would advertise them.
+        self.failed_auths = auth_failures or LocalFailureCounter(limit=0, window=1)
 
     async def handle_EHLO(
         self,
