@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -19,6 +21,7 @@ from postmark_clone.lookup_cache import LookupCache
 from .errors import TokenGuessingThrottled, TokenInvalid
 
 TEST_TOKEN = "POSTMARK_API_TEST"
+log = logging.getLogger(__name__)
 
 # token hash -> Server; the token lookup was one query per request.
 _server_tokens: LookupCache[Server] = LookupCache("server-tokens")
@@ -55,7 +58,16 @@ def _failure_key(request: Request) -> str:
 
 def _check_not_blocked(request: Request) -> None:
     limit = settings.API_TOKEN_FAILURE_LIMIT
-    if limit > 0 and cache.get(_failure_key(request), 0) >= limit:
+    if limit <= 0:
+        return
+    try:
+        failures = cache.get(_failure_key(request), 0)
+    except (RedisError, OSError) as exc:
+        # Fails open, like the SMTP limits: an outage of the counter's store
+        # must not stop the API.
+        log.warning("token failure counter unavailable, allowing: %s", exc)
+        return
+    if failures >= limit:
         raise TokenGuessingThrottled(settings.API_TOKEN_FAILURE_WINDOW_SECONDS)
 
 
@@ -64,11 +76,14 @@ def _count_failure(request: Request) -> None:
         return
     key = _failure_key(request)
     window = settings.API_TOKEN_FAILURE_WINDOW_SECONDS
-    cache.add(key, 0, timeout=window)  # the window starts at the first failure
     try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
+        cache.add(key, 0, timeout=window)  # the window starts at the 1st failure
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+    except (RedisError, OSError) as exc:
+        log.warning("token failure counter unavailable: %s", exc)
 
 
 def _guarded(request: Request, lookup, token: str):

@@ -152,3 +152,24 @@ def test_a_token_with_a_nul_byte_is_401_not_a_database_error(api, tenant, header
     response = api.get(path, HTTP_ACCEPT="application/json", **{header: "ab\x00cd"})
     assert response.status_code == 401
     assert response.json()["ErrorCode"] == 10
+
+
+def test_an_unreachable_counter_store_fails_open(api, tenant, settings):
+    """Redis down: wrong tokens are still 401, right ones still 200 (the limit
+    protects against abuse and must not stop the API)."""
+    settings.API_TOKEN_FAILURE_LIMIT = 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # discard port: refused
+        }
+    }
+    for _ in range(3):
+        wrong_response = api.get(
+            "/server",
+            HTTP_ACCEPT="application/json",
+            HTTP_X_POSTMARK_SERVER_TOKEN=wrong(1),
+        )
+        assert wrong_response.status_code == 401
+    right = api.get("/server", HTTP_ACCEPT="application/json", **tenant.server_headers)
+    assert right.status_code == 200
