@@ -180,3 +180,18 @@ def test_8bit_header_values_are_encoded_and_8bit_names_refused(api, tenant):
     )
     assert bad.status_code == 422
     assert bad.json()["ErrorCode"] == 300
+
+
+def test_a_header_name_longer_than_a_line_is_error_300(api, tenant):
+    name = "X-" + "n" * 5000
+    response = api.send_json(
+        "POST",
+        "/email",
+        payload(tenant, Headers=[{"Name": name, "Value": "v"}]),
+        **tenant.server_headers,
+    )
+    assert response.status_code == 422
+    error = response.json()
+    assert error["ErrorCode"] == 300
+    assert "5002 characters" in error["Message"]
+    assert Message.objects.count() == 0
