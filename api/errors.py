@@ -28,6 +28,19 @@ class TokenInvalid(exceptions.AuthenticationFailed):
         )
 
 
+class TokenGuessingThrottled(exceptions.Throttled):
+    """Too many wrong tokens from one client IP (``api.auth``)."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            wait=wait,
+            detail=(
+                "Too many requests with an invalid API token from your address; "
+                f"try again in up to {wait} seconds."
+            ),
+        )
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request body is too large."
@@ -65,6 +78,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return error_response(300, str(exc.detail), 413)
     if isinstance(exc, Http404 | exceptions.NotFound):
         return error_response(404, "The requested resource was not found.", 404)
+    if isinstance(exc, TokenGuessingThrottled):
+        response = error_response(429, str(exc.detail), 429)
+        response["Retry-After"] = str(int(exc.wait or 0))
+        return response
     if isinstance(exc, exceptions.Throttled):
         return error_response(429, "Rate limit exceeded.", 429)
     if isinstance(exc, exceptions.ValidationError):

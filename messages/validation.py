@@ -179,9 +179,20 @@ def check_recipient_count(count: int) -> None:
         )
 
 
+# RFC 5322 §2.1.1: a line is at most 998 octets; the name and ": " must fit on
+# the first one (a name cannot be folded).
+MAX_HEADER_NAME = 996
+
+
 def check_header_name(name: str) -> None:
     if not name or not _HEADER_NAME_RE.match(name):
-        raise ApplicationError(300, f"Invalid header name: '{name}'.")
+        raise ApplicationError(300, f"Invalid header name: '{name[:100]}'.")
+    if len(name) > MAX_HEADER_NAME:
+        raise ApplicationError(
+            300,
+            f"Header name '{name[:40]}...' is {len(name)} characters; at most "
+            f"{MAX_HEADER_NAME} fit on a line (RFC 5322).",
+        )
 
 
 def check_metadata(metadata: dict[str, str]) -> None:

@@ -172,6 +172,11 @@ warnings.filterwarnings("ignore", message="No directory at: .*static")
 # Failed logins allowed per (client IP, username) within the window, then HTTP 429.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# API token guessing: after this many wrong X-Postmark-*-Token values from one IP
+# within the window, that IP gets 429 (ErrorCode 429) until the window ends;
+# 0 turns the limit off.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 30)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)
 # Invitations are sent through the platform itself: a server of ours and a From
 # address on one of its account's domains. Unset: the inviter is shown the link.
 INVITE_SERVER_ID = env_int("INVITE_SERVER_ID", 0) or None
@@ -364,6 +369,11 @@ SMTPD_DATA_TIMEOUT = env_float("SMTPD_DATA_TIMEOUT", 600)
 SMTPD_MAX_MESSAGES_PER_CONNECTION = env_int("SMTPD_MAX_MESSAGES_PER_CONNECTION", 10000)
 SMTPD_MAX_AUTH_FAILURES = env_int("SMTPD_MAX_AUTH_FAILURES", 3)
 SMTPD_MAX_CONNECTIONS = env_int("SMTPD_MAX_CONNECTIONS", 1000)
+# Per client IP: failed AUTHs within the window across connections (421 4.7.0;
+# shared through Redis), and concurrent connections per process (421 4.3.2).
+SMTPD_AUTH_FAILURES_PER_IP = env_int("SMTPD_AUTH_FAILURES_PER_IP", 20)
+SMTPD_AUTH_FAILURE_WINDOW_SECONDS = env_int("SMTPD_AUTH_FAILURE_WINDOW_SECONDS", 300)
+SMTPD_MAX_CONNECTIONS_PER_IP = env_int("SMTPD_MAX_CONNECTIONS_PER_IP", 100)
 # Per-token token bucket (451 4.7.1): sustained messages/s and burst; 0 = off.
 # Shared through Redis when REDIS_URL is set, in-process otherwise.
 SMTPD_TOKEN_RATE = env_float("SMTPD_TOKEN_RATE", 2000)

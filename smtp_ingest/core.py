@@ -112,6 +112,8 @@ def _credential(value: bytes | str) -> str:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return ""
+    if not (value.isascii() and value.isprintable()):
+        return ""  # no token has these; NUL would even fail the lookup query
     return token_normalize(value)
 
 
@@ -120,7 +122,7 @@ def check_sender(address: str) -> Reply:
     against the account, like Postmark; our Return-Path replaces the envelope
     sender on delivery)."""
     if not is_valid_address(address):
-        return Reply(553, "5.1.7", f"Bad sender address syntax: <{address}>")
+        return Reply(553, "5.1.7", f"Bad sender address syntax: <{_echo(address)}>")
     return SENDER_OK
 
 
@@ -131,7 +133,9 @@ def check_recipient(address: str, *, accepted: int) -> Reply:
         return TOO_MANY_RECIPIENTS
     if not is_valid_address(address):
         return Reply(
-            553, "5.1.3", f"Bad destination mailbox address syntax: <{address}>"
+            553,
+            "5.1.3",
+            f"Bad destination mailbox address syntax: <{_echo(address)}>",
         )
     return RECIPIENT_OK
 
@@ -215,7 +219,9 @@ def _address_header(value: str) -> str:
     try:
         parsed = HeaderParser(policy=policy.default).parsestr(f"To: {value}\n\n")
         return str(parsed["To"])
-    except (ValueError, IndexError, TypeError, LookupError):
+    except (ValueError, IndexError, TypeError, LookupError, AttributeError):
+        # AttributeError: the stdlib's header registry on some malformed groups
+        # (an encoded word followed by ``:``); the value is used as it came.
         return value
 
 
@@ -448,16 +454,20 @@ def _record_rejection(
     """Record an SMTPApiError bounce per envelope recipient, sharing one archived
     copy of the raw submission (the bounce dump), and answer 250."""
     email = parsed.email
-    details = f"ErrorCode {error.code}: {error.message}"
+    # The refused message's own fields are what made it invalid: NUL bytes, lone
+    # surrogates from undecodable 8-bit headers, or values longer than the
+    # columns would fail the insert and turn a permanent refusal into a 451 the
+    # client retries forever. They are stored cleaned; the raw dump keeps them.
+    details = _storable(f"ErrorCode {error.code}: {error.message}")
     bounces = smtp_api_error_record(
         server=server,
-        emails=list(email.envelope_recipients or []),
+        emails=[_storable(e, 254) for e in email.envelope_recipients or []],
         error=details,
-        message_stream=(email.message_stream or "outbound").lower()[:30],
+        message_stream=_storable(email.message_stream or "outbound", 30).lower(),
         raw_submission=email.raw or b"",
-        from_header=email.from_header,
-        subject=email.subject,
-        tag=email.tag,
+        from_header=_storable(email.from_header or "", 512),
+        subject=_storable(email.subject or "", 2000),
+        tag=_storable(email.tag or "", 1000),
     )
     ids = [str(bounce.id) for bounce in bounces]
     log.info("SMTP submission refused (%s), SMTPApiError bounces %s", details, ids)
@@ -469,5 +479,23 @@ def _record_rejection(
     )
 
 
+def _storable(text: str, limit: int | None = None) -> str:
+    """``text`` as PostgreSQL can store it: valid UTF-8 without NUL, at most
+    ``limit`` characters."""
+    if not isinstance(text, str):
+        text = str(text)
+    text = text.replace("\x00", "\ufffd")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:limit] if limit is not None else text
+
+
+def _echo(address: str) -> str:
+    """A client's address as a reply may quote it: control characters (a CR or
+    LF would forge a reply line) become spaces, and it is cut at 256."""
+    return "".join(ch if ch.isprintable() else " " for ch in address)[:256]
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:400]
+    # Reply text: one line of printable characters (RFC 5321 §4.2).
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(cleaned.split())[:400]

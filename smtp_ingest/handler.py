@@ -26,7 +26,12 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from django.db import close_old_connections, connections
 
 from . import core
-from .ratelimit import LocalBucket, RedisBucket
+from .ratelimit import (
+    LocalBucket,
+    LocalFailureCounter,
+    RedisBucket,
+    RedisFailureCounter,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,6 +77,9 @@ class SmtpdConfig:
     workers: int
     redis_url: str
     group_commit_wait: float = 0.0
+    auth_failures_per_ip: int = 0
+    auth_failure_window: float = 300.0
+    max_connections_per_ip: int = 0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> SmtpdConfig:
@@ -92,6 +100,9 @@ class SmtpdConfig:
             "workers": settings.SMTPD_WORKERS,
             "redis_url": settings.REDIS_URL,
             "group_commit_wait": settings.SMTPD_GROUP_COMMIT_WAIT_MS / 1000,
+            "auth_failures_per_ip": settings.SMTPD_AUTH_FAILURES_PER_IP,
+            "auth_failure_window": settings.SMTPD_AUTH_FAILURE_WINDOW_SECONDS,
+            "max_connections_per_ip": settings.SMTPD_MAX_CONNECTIONS_PER_IP,
         }
         values.update(overrides)
         return cls(**values)
@@ -227,10 +238,32 @@ class GroupCommitter:
 
 
 class ConnectionRegistry:
-    """Live connections, for the global limit and a graceful shutdown."""
+    """Live connections, for the global and per-IP limits and a graceful
+    shutdown."""
 
     def __init__(self) -> None:
         self.live: set[SubmissionSMTP] = set()
+        self.per_ip: dict[str, int] = {}
+
+    def add(self, protocol: SubmissionSMTP, ip: str) -> None:
+        self.live.add(protocol)
+        self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
+
+    def discard(self, protocol: SubmissionSMTP, ip: str) -> None:
+        if protocol in self.live:
+            self.live.discard(protocol)
+            left = self.per_ip.get(ip, 1) - 1
+            if left > 0:
+                self.per_ip[ip] = left
+            else:
+                self.per_ip.pop(ip, None)
+
+
+def _peer_ip(peer: Any) -> str:
+    try:
+        return str(peer[0])
+    except (TypeError, IndexError):
+        return ""
 
 
 def _is_loopback(peer: Any) -> bool:
@@ -274,7 +307,8 @@ class SubmissionSMTP(SMTP):
         self._held: list[bytes] = []  # replies held while the client pipelines
         self._under_way = False  # counted in the committer's ``under_way``
         self._deadline = 0.0  # idle or DATA timeout (see _reset_timeout)
-        self._over_capacity = False
+        self._over_capacity = ""  # the 421 reply when over a connection limit
+        self.peer_ip = ""
 
     # --- connection lifecycle -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -289,17 +323,27 @@ class SubmissionSMTP(SMTP):
             # Implicit TLS is encrypted from the first byte; loopback plaintext
             # AUTH is a development convenience the operator opts into.
             self._auth_require_tls = False
-        self._over_capacity = len(self.registry.live) >= self.config.max_connections
-        self.registry.live.add(self)
+        self.peer_ip = _peer_ip(peer)
+        per_ip_limit = self.config.max_connections_per_ip
+        if len(self.registry.live) >= self.config.max_connections:
+            self._over_capacity = "421 4.3.2 Too many connections; try again later"
+        elif per_ip_limit > 0 and (
+            self.registry.per_ip.get(self.peer_ip, 0) >= per_ip_limit
+        ):
+            # One client (or a slowloris) cannot take every slot from the others.
+            self._over_capacity = (
+                "421 4.3.2 Too many connections from your address; try again later"
+            )
+        self.registry.add(self, self.peer_ip)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self.registry.live.discard(self)
+        self.registry.discard(self, self.peer_ip)
         self.transaction_ended()
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
         if self._over_capacity:
-            await self.push("421 4.3.2 Too many connections; try again later")
+            await self.push(self._over_capacity)
             self.close_soon()
             return
         await super()._handle_client()
@@ -502,6 +546,16 @@ class SubmissionSMTP(SMTP):
         return await self._verify(login, password)
 
     async def _verify(self, login: bytes, password: bytes) -> AuthResult:
+        failures = self.event_handler.failed_auths
+        if await failures.blocked(self.peer_ip):
+            # Token guessing across connections: refused before any lookup.
+            self.close_soon()
+            return AuthResult(
+                success=False,
+                handled=False,
+                message="421 4.7.0 Too many failed authentication attempts from "
+                "your address; try again later",
+            )
         outcome = await self.executor.run(
             core.authenticate, username=login, password=password
         )
@@ -511,6 +565,7 @@ class SubmissionSMTP(SMTP):
                 success=True, auth_data=outcome.server, message=str(outcome.reply)
             )
         self.auth_failures += 1
+        await failures.failed(self.peer_ip)
         if self.auth_failures >= self.config.max_auth_failures:
             self.close_soon()
             return AuthResult(
@@ -526,10 +581,17 @@ class SubmissionHandler:
     """aiosmtpd hooks: envelope checks in MAIL/RCPT, the core call in DATA."""
 
     def __init__(
-        self, *, bucket: LocalBucket | RedisBucket, committer: GroupCommitter
+        self,
+        *,
+        bucket: LocalBucket | RedisBucket,
+        committer: GroupCommitter,
+        auth_failures: LocalFailureCounter | RedisFailureCounter | None = None,
     ) -> None:
         self.bucket = bucket
         self.committer = committer
+        # Not ``auth_*``: aiosmtpd takes handler attributes named so for AUTH
+        # mechanisms and would advertise them.
+        self.failed_auths = auth_failures or LocalFailureCounter(limit=0, window=1)
 
     async def handle_EHLO(
         self,

@@ -98,3 +98,85 @@ def bucket_for(
     if redis_url:
         return RedisBucket(url=redis_url, rate=rate, burst=burst, prefix=prefix)
     return LocalBucket(rate=rate, burst=burst)
+
+
+class LocalFailureCounter:
+    """Fixed-window failure counts per key, in this process only."""
+
+    def __init__(self, *, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._state: dict[str, tuple[int, float]] = {}
+
+    async def blocked(self, key: str) -> bool:
+        if self.limit <= 0:
+            return False
+        count, until = self._state.get(key, (0, 0.0))
+        return count >= self.limit and time.monotonic() < until
+
+    async def failed(self, key: str) -> None:
+        if self.limit <= 0:
+            return
+        now = time.monotonic()
+        count, until = self._state.get(key, (0, 0.0))
+        if now >= until:
+            count, until = 0, now + self.window
+        self._state[key] = (count + 1, until)
+        if len(self._state) > 100_000:  # forget old windows; they expire anyway
+            self._state.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisFailureCounter:
+    """Fixed-window failure counts per key in Redis, shared by every smtpd
+    process. Fails open like ``RedisBucket``."""
+
+    def __init__(self, *, url: str, limit: int, window: float, prefix: str) -> None:
+        import redis.asyncio as redis_asyncio
+
+        self.limit = limit
+        self.window = max(1, int(window))
+        self.prefix = prefix
+        self._client = redis_asyncio.Redis.from_url(url)
+
+    async def blocked(self, key: str) -> bool:
+        if self.limit <= 0:
+            return False
+        from redis.exceptions import RedisError
+
+        try:
+            count = await self._client.get(f"{self.prefix}{key}")
+        except (RedisError, OSError) as exc:
+            log.warning("auth failure counter unavailable, allowing: %s", exc)
+            return False
+        return int(count or 0) >= self.limit
+
+    async def failed(self, key: str) -> None:
+        if self.limit <= 0:
+            return
+        from redis.exceptions import RedisError
+
+        name = f"{self.prefix}{key}"
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, self.window, nx=True)  # window from 1st failure
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("auth failure counter unavailable: %s", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def failure_counter_for(
+    *, redis_url: str, limit: int, window: float, prefix: str = "smtpd:authfail:"
+) -> LocalFailureCounter | RedisFailureCounter:
+    """The per-IP AUTH failure counter the settings ask for."""
+    if redis_url and limit > 0:
+        return RedisFailureCounter(
+            url=redis_url, limit=limit, window=window, prefix=prefix
+        )
+    return LocalFailureCounter(limit=limit, window=window)

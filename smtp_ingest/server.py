@@ -20,7 +20,7 @@ from .handler import (
     SubmissionHandler,
     SubmissionSMTP,
 )
-from .ratelimit import RedisBucket, bucket_for
+from .ratelimit import RedisBucket, bucket_for, failure_counter_for
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,16 @@ class SubmissionServer:
         self.committer = GroupCommitter(
             self.executor, max_wait=config.group_commit_wait
         )
-        self.handler = SubmissionHandler(bucket=self.bucket, committer=self.committer)
+        self.auth_failures = failure_counter_for(
+            redis_url=config.redis_url,
+            limit=config.auth_failures_per_ip,
+            window=config.auth_failure_window,
+        )
+        self.handler = SubmissionHandler(
+            bucket=self.bucket,
+            committer=self.committer,
+            auth_failures=self.auth_failures,
+        )
         self._servers: list[asyncio.base_events.Server] = []
         self.bound_ports: list[int] = []
         self.bound_tls_ports: list[int] = []
@@ -123,6 +132,7 @@ class SubmissionServer:
         await self.committer.stop()
         if isinstance(self.bucket, RedisBucket):
             await self.bucket.close()
+        await self.auth_failures.close()
         await asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown)
 
 
