@@ -67,9 +67,7 @@ def fsynced(monkeypatch):
     return synced
 
 
-def test_an_acknowledged_object_and_its_new_folders_are_fsynced(
-    local_archive, fsynced
-):
+def test_an_acknowledged_object_and_its_new_folders_are_fsynced(local_archive, fsynced):
     key = archive_put(key="messages/9/2026/12/06/new.eml", data=b"Subject: y\r\n\r\n")
     path = str(local_archive / key)
     assert path in fsynced
