@@ -15,12 +15,14 @@ from api.views import (
     server,
     stats,
     suppressions,
+    templates,
     webhooks,
 )
 from api.views import messages as messages_views
 
 urlpatterns = [
     *email.urlpatterns,
+    *templates.urlpatterns,
     *accounts.urlpatterns,
     *server.urlpatterns,
     *messages_views.urlpatterns,

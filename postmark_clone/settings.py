@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "smtp_ingest",
     "api",
     "webhooks",
+    "templating",
     "web",
 ]
 

@@ -1,0 +1,343 @@
+"""Mustachio, Postmark's Mustache dialect: the only importer of ``chevron``.
+
+chevron (a maintained Mustache implementation) tokenizes; this module checks the
+structure first (so errors carry a line and column, as Postmark's
+``ValidationErrors`` do), compiles the tokens into a small node tree once, and
+evaluates that tree with Mustachio's rules, which differ from Mustache's:
+
+- a name is looked up in the current scope only (no implicit walk up the
+  context stack); ``../`` reaches one scope up, ``{{.}}`` is the scope itself;
+- ``{{#each items}}…{{/each}}`` iterates an array; a plain section
+  ``{{#x}}…{{/x}}`` renders once, scoped into ``x``, when ``x`` is truthy;
+- false, null, 0, "" and empty arrays/objects are falsy;
+- ``{{{ @content }}}`` is a layout's placeholder for the rendered template.
+
+Compiled templates are immutable and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import chevron.tokenizer
+
+# Node kinds (tuples keep the tree small and the evaluator fast).
+TEXT, VAR, RAW, SECTION, INVERTED, EACH, CONTENT = range(7)
+CONTENT_KEY = "@content"
+
+_PATH_PART = re.compile(r"\.\.[\\/]|[^.]+")
+
+
+class TemplateSyntaxError(Exception):
+    """The template cannot be parsed; ``line`` and ``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class RenderError(Exception):
+    """The model does not fit the template (an ``each`` over a non-array)."""
+
+
+@dataclass(frozen=True)
+class Path:
+    ups: int
+    parts: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Compiled:
+    nodes: tuple
+    content_placeholders: int  # how many {{{@content}}} it has
+
+
+def _path(text: str) -> Path:
+    ups = 0
+    parts = []
+    for piece in _PATH_PART.findall(text):
+        if piece.startswith(".."):
+            if parts:
+                # "a.../b" is not a path Mustachio understands; keep it literal.
+                parts.append(piece)
+            else:
+                ups += 1
+        else:
+            parts.append(piece.strip())
+    return Path(ups, tuple(parts), text)
+
+
+def _position(source: str, offset: int) -> tuple[int, int]:
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _check_structure(source: str) -> str:
+    """Raise ``TemplateSyntaxError`` for unclosed tags and mismatched sections;
+    return the source with each ``{{/each}}`` renamed after its opening tag, so
+    chevron's own section matching accepts it."""
+    out: list[str] = []
+    stack: list[tuple[str, str, int]] = []  # (closing name, opening key, offset)
+    pos = 0
+    while True:
+        start = source.find("{{", pos)
+        if start < 0:
+            break
+        triple = source.startswith("{{{", start)
+        end = source.find("}}}" if triple else "}}", start + (3 if triple else 2))
+        if end < 0:
+            line, column = _position(source, start)
+            raise TemplateSyntaxError(
+                "A tag was opened with '{{' but never closed with '}}'.", line, column
+            )
+        close_len = 3 if triple else 2
+        body = source[start + close_len : end]
+        if triple:
+            sigil, key = "{", body.strip()
+        else:
+            sigil = body[:1]
+            key = body[1:].strip() if sigil and sigil in "#^/!&>=" else body.strip()
+        line, column = _position(source, start)
+        if sigil in ("#", "^"):
+            if not key:
+                raise TemplateSyntaxError("A section tag needs a name.", line, column)
+            if sigil == "#" and (key == "each" or key.startswith("each ")):
+                target = key[4:].strip()
+                if not target:
+                    raise TemplateSyntaxError(
+                        "'{{#each}}' needs the name of an array, like "
+                        "'{{#each items}}'.",
+                        line,
+                        column,
+                    )
+                stack.append(("each", key, start))
+            else:
+                stack.append((key, key, start))
+        elif sigil == "/":
+            if not stack:
+                raise TemplateSyntaxError(
+                    f"'{{{{/{key}}}}}' closes a section that was never opened.",
+                    line,
+                    column,
+                )
+            name, opening, _offset = stack.pop()
+            if key != name:
+                raise TemplateSyntaxError(
+                    f"'{{{{/{key}}}}}' does not close the open section "
+                    f"'{{{{#{opening}}}}}'.",
+                    line,
+                    column,
+                )
+            if name == "each":
+                out.append(source[pos:start])
+                out.append("{{/" + opening + "}}")
+                pos = end + close_len
+                continue
+        elif sigil == ">":
+            raise TemplateSyntaxError(
+                "Partials ('{{>name}}') are not supported.", line, column
+            )
+        elif sigil == "=":
+            raise TemplateSyntaxError(
+                "Changing delimiters ('{{=<% %>=}}') is not supported.", line, column
+            )
+        elif sigil != "!" and not key:
+            raise TemplateSyntaxError(
+                "An empty tag '{{}}' is not allowed.", line, column
+            )
+        out.append(source[pos : end + close_len])
+        pos = end + close_len
+    if stack:
+        _name, opening, offset = stack[-1]
+        line, column = _position(source, offset)
+        raise TemplateSyntaxError(
+            f"The section '{{{{#{opening}}}}}' is never closed.", line, column
+        )
+    out.append(source[pos:])
+    return "".join(out)
+
+
+def compile_template(source: str) -> Compiled:
+    """Parse ``source`` once into a reusable tree. Raises ``TemplateSyntaxError``."""
+    prepared = _check_structure(source or "")
+    try:
+        tokens = list(chevron.tokenizer.tokenize(prepared))
+    except chevron.tokenizer.ChevronError as exc:  # pragma: no cover - pre-checked
+        raise TemplateSyntaxError(" ".join(str(exc).split())) from exc
+    stack: list[list] = [[]]
+    placeholders = 0
+    for kind, key in tokens:
+        if kind == "literal":
+            stack[-1].append((TEXT, key))
+        elif kind in ("variable", "no escape"):
+            if key.lstrip("&").strip() == CONTENT_KEY or key == CONTENT_KEY:
+                placeholders += 1
+                stack[-1].append((CONTENT,))
+            else:
+                stack[-1].append((VAR if kind == "variable" else RAW, _path(key)))
+        elif kind in ("section", "inverted section"):
+            stack.append([(kind, key)])
+        elif kind == "end":
+            opened = stack.pop()
+            (open_kind, open_key), children = opened[0], tuple(opened[1:])
+            if open_kind == "inverted section":
+                node = (INVERTED, _path(open_key), children)
+            elif open_key == "each" or open_key.startswith("each "):
+                node = (EACH, _path(open_key[4:].strip()), children)
+            else:
+                node = (SECTION, _path(open_key), children)
+            stack[-1].append(node)
+    return Compiled(nodes=tuple(stack[0]), content_placeholders=placeholders)
+
+
+# --- evaluation -----------------------------------------------------------------
+
+
+def _resolve(scopes: list, path: Path) -> Any:
+    index = max(len(scopes) - 1 - path.ups, 0)
+    value = scopes[index]
+    for part in path.parts:
+        if isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    if value is None or value is False or value == "":
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value != 0
+    if isinstance(value, list | dict):
+        return bool(value)
+    return True
+
+
+def _text(value: Any) -> str:
+    # Mustachio prints .NET's ToString(): True/False, integral numbers plain.
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return ""  # objects and arrays print nothing
+
+
+def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
+    for node in nodes:
+        kind = node[0]
+        if kind == TEXT:
+            out.append(node[1])
+        elif kind == VAR:
+            value = _resolve(scopes, node[1])
+            if value is not None:
+                out.append(html.escape(_text(value)))
+        elif kind == RAW:
+            value = _resolve(scopes, node[1])
+            if value is not None:
+                out.append(_text(value))
+        elif kind == SECTION:
+            value = _resolve(scopes, node[1])
+            if _truthy(value):
+                scopes.append(value)
+                _render(node[2], scopes, out, content)
+                scopes.pop()
+        elif kind == INVERTED:
+            if not _truthy(_resolve(scopes, node[1])):
+                _render(node[2], scopes, out, content)
+        elif kind == EACH:
+            value = _resolve(scopes, node[1])
+            if not _truthy(value):
+                continue
+            if not isinstance(value, list):
+                raise RenderError(
+                    f"'{node[1].text}' is used like an array by the template, "
+                    "but is a scalar value or object in your model."
+                )
+            for item in value:
+                scopes.append(item)
+                _render(node[2], scopes, out, content)
+                scopes.pop()
+        elif kind == CONTENT:
+            out.append(content)
+
+
+def render(compiled: Compiled, model: dict, content: str = "") -> str:
+    """Render with ``model`` as the root scope; ``content`` fills ``@content``.
+    Raises ``RenderError`` when the model does not fit."""
+    out: list[str] = []
+    _render(compiled.nodes, [model], out, content)
+    return "".join(out)
+
+
+# --- model inference (Postmark's SuggestedTemplateModel) ---------------------------
+
+
+class _Inferred:
+    __slots__ = ("key", "parent", "children", "usages")
+
+    def __init__(self, key: str = "", parent: _Inferred | None = None) -> None:
+        self.key = key
+        self.parent = parent
+        self.children: dict[str, _Inferred] = {}
+        self.usages: set[str] = set()
+
+    def at(self, path: Path) -> _Inferred:
+        node = self
+        for _ in range(path.ups):
+            node = node.parent or node
+        for part in path.parts:
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Inferred(part, node)
+            node = child
+        return node
+
+    def represent(self) -> Any:
+        kids = {k: v.represent() for k, v in self.children.items()}
+        if not self.usages:
+            return kids
+        if self.usages == {"scalar"}:
+            return f"{self.key}_Value"
+        if "collection" in self.usages:
+            return [kids] if kids else [f"{self.key}_{n}" for n in (1, 2, 3)]
+        return kids
+
+
+def _infer(nodes: tuple, scope: _Inferred) -> None:
+    for node in nodes:
+        kind = node[0]
+        if kind in (VAR, RAW):
+            if node[1].parts:
+                scope.at(node[1]).usages.add("scalar")
+        elif kind in (SECTION, INVERTED):
+            inner = scope.at(node[1])
+            inner.usages.add("conditional")
+            _infer(node[2], inner)
+        elif kind == EACH:
+            inner = scope.at(node[1])
+            inner.usages.add("collection")
+            _infer(node[2], inner)
+
+
+def suggested_model(*templates: Compiled) -> dict:
+    """A model with a placeholder for every name the templates use (scalars as
+    ``"<name>_Value"``, arrays with one sample item), as Mustachio infers it."""
+    root = _Inferred()
+    for compiled in templates:
+        _infer(compiled.nodes, root)
+    result = root.represent()
+    return result if isinstance(result, dict) else {}
