@@ -181,7 +181,9 @@ def test_an_edit_is_used_by_the_next_send(api, tenant, welcome, settings):
     clear_all()
     first = send(api, tenant, payload(tenant)).json()
     api.send_json(
-        "PUT", "/templates/welcome", {"Subject": "Changed {{user.name}}"},
+        "PUT",
+        "/templates/welcome",
+        {"Subject": "Changed {{user.name}}"},
         **tenant.server_headers,
     )
     second = send(api, tenant, payload(tenant)).json()
@@ -200,7 +202,12 @@ def test_a_cached_template_send_costs_no_extra_query(
     settings.LOOKUP_CACHE_SECONDS = 60
     clear_all()
     send(api, tenant, payload(tenant))
-    plain = {"From": tenant.sender, "To": "a@example.org", "Subject": "s", "TextBody": "t"}
+    plain = {
+        "From": tenant.sender,
+        "To": "a@example.org",
+        "Subject": "s",
+        "TextBody": "t",
+    }
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
