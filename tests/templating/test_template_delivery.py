@@ -25,7 +25,12 @@ def live_tenant(transactional_db):
 
 
 def test_a_template_send_is_delivered_listed_and_reported_by_webhook(
-    live_server, live_tenant, sink, pool_to, receiver, webhook_settings  # noqa: F811
+    live_server,
+    live_tenant,
+    sink,
+    pool_to,
+    receiver,
+    webhook_settings,  # noqa: F811
 ):
     pool_to(sink.port)
     webhook_create(
