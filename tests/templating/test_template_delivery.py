@@ -12,7 +12,6 @@ import requests
 from messages.delivery import delivery_run
 from messages.models import Message
 from templating.models import Template
-from tests.webhooks.conftest import receiver, webhook_settings  # noqa: F401
 from webhooks.models import WebhookDelivery
 from webhooks.services import WebhookInput, webhook_create, webhook_delivery_attempt
 
@@ -30,7 +29,7 @@ def test_a_template_send_is_delivered_listed_and_reported_by_webhook(
     sink,
     pool_to,
     receiver,
-    webhook_settings,  # noqa: F811
+    webhook_settings,
 ):
     pool_to(sink.port)
     webhook_create(
