@@ -29,7 +29,7 @@ class Template(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     active = models.BooleanField(default=True)
-    # Bumped on every edit: compiled templates are cached per (id, version).
+    # Bumped on every edit through the services (a revision number).
     version = models.PositiveIntegerField(default=1)
     test_render_model = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

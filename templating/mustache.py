@@ -24,8 +24,9 @@ from typing import Any
 
 import chevron.tokenizer
 
-# Node kinds (tuples keep the tree small and the evaluator fast).
-TEXT, VAR, RAW, SECTION, INVERTED, EACH, CONTENT = range(7)
+# Node kinds (tuples keep the tree small and the evaluator fast); literal
+# text is a bare ``str`` node.
+VAR, RAW, SECTION, INVERTED, EACH, CONTENT = range(1, 7)
 CONTENT_KEY = "@content"
 
 _PATH_PART = re.compile(r"\.\.[\\/]|[^.]+")
@@ -175,7 +176,7 @@ def compile_template(source: str) -> Compiled:
     placeholders = 0
     for kind, key in tokens:
         if kind == "literal":
-            stack[-1].append((TEXT, key))
+            stack[-1].append(key)  # literal text is stored as a bare str
         elif kind in ("variable", "no escape"):
             if key.lstrip("&").strip() == CONTENT_KEY or key == CONTENT_KEY:
                 placeholders += 1
@@ -211,6 +212,13 @@ def _resolve(scopes: list, path: Path) -> Any:
     return value
 
 
+def _escape(text: str) -> str:
+    # html.escape(quote=True), skipped for the common text with nothing to escape.
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return html.escape(text)
+    return text
+
+
 def _truthy(value: Any) -> bool:
     if value is None or value is False or value == "":
         return False
@@ -236,30 +244,31 @@ def _text(value: Any) -> str:
     return ""  # objects and arrays print nothing
 
 
+def _lookup(scopes: list, path: Path) -> Any:
+    # Fast path: a plain name in the current scope (most tags).
+    if not path.ups and len(path.parts) == 1:
+        scope = scopes[-1]
+        return scope.get(path.parts[0]) if type(scope) is dict else None
+    return _resolve(scopes, path)
+
+
 def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
+    append = out.append
     for node in nodes:
+        if type(node) is str:  # literal text
+            append(node)
+            continue
         kind = node[0]
-        if kind == TEXT:
-            out.append(node[1])
-        elif kind == VAR:
-            value = _resolve(scopes, node[1])
+        if kind == VAR:
+            value = _lookup(scopes, node[1])
             if value is not None:
-                out.append(html.escape(_text(value)))
+                append(_escape(value if type(value) is str else _text(value)))
         elif kind == RAW:
-            value = _resolve(scopes, node[1])
+            value = _lookup(scopes, node[1])
             if value is not None:
-                out.append(_text(value))
-        elif kind == SECTION:
-            value = _resolve(scopes, node[1])
-            if _truthy(value):
-                scopes.append(value)
-                _render(node[2], scopes, out, content)
-                scopes.pop()
-        elif kind == INVERTED:
-            if not _truthy(_resolve(scopes, node[1])):
-                _render(node[2], scopes, out, content)
+                append(value if type(value) is str else _text(value))
         elif kind == EACH:
-            value = _resolve(scopes, node[1])
+            value = _lookup(scopes, node[1])
             if not _truthy(value):
                 continue
             if not isinstance(value, list):
@@ -267,12 +276,22 @@ def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
                     f"'{node[1].text}' is used like an array by the template, "
                     "but is a scalar value or object in your model."
                 )
+            children = node[2]
             for item in value:
                 scopes.append(item)
+                _render(children, scopes, out, content)
+                scopes.pop()
+        elif kind == SECTION:
+            value = _lookup(scopes, node[1])
+            if _truthy(value):
+                scopes.append(value)
                 _render(node[2], scopes, out, content)
                 scopes.pop()
+        elif kind == INVERTED:
+            if not _truthy(_lookup(scopes, node[1])):
+                _render(node[2], scopes, out, content)
         elif kind == CONTENT:
-            out.append(content)
+            append(content)
 
 
 def render(compiled: Compiled, model: dict, content: str = "") -> str:

@@ -74,15 +74,16 @@ class CompiledTemplate:
 
 
 _rows: LookupCache[CompiledTemplate] = LookupCache("send-templates")
-_compiled: OrderedDict[tuple[int, int, str], Compiled] = OrderedDict()
+_compiled: OrderedDict[str, Compiled] = OrderedDict()
 _compiled_lock = threading.Lock()
 MAX_COMPILED = 4000
 
 
-def _compile_cached(row: Template, part: str, source: str) -> Compiled:
-    """Parsing is the costly part of rendering: keep each compiled part per
-    (template id, version), so a TTL expiry costs one query and no parse."""
-    key = (row.pk, row.version, part)
+def _compile_cached(source: str) -> Compiled:
+    """Parsing is the costly part of rendering: keep each compiled source, so a
+    TTL expiry costs one query and no parse. Keyed by the source text itself,
+    so no edit path (API, UI, admin, push) can leave a stale tree behind."""
+    key = source
     hit = _compiled.get(key)
     if hit is not None:
         return hit
@@ -99,9 +100,9 @@ def _snapshot(row: Template) -> CompiledTemplate:
         id=row.pk,
         alias=row.alias,
         template_type=row.template_type,
-        subject=_compile_cached(row, "subject", row.subject),
-        html=_compile_cached(row, "html", row.html_body) if row.html_body else None,
-        text=_compile_cached(row, "text", row.text_body) if row.text_body else None,
+        subject=_compile_cached(row.subject),
+        html=_compile_cached(row.html_body) if row.html_body else None,
+        text=_compile_cached(row.text_body) if row.text_body else None,
         layout=_snapshot(row.layout) if row.layout_id and row.layout else None,
     )
 

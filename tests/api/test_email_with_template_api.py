@@ -217,3 +217,19 @@ def test_a_cached_template_send_costs_no_extra_query(
         send(api, tenant, payload(tenant))
     assert len(template_queries.captured_queries) == len(plain_queries.captured_queries)
     clear_all()
+
+
+def test_an_edit_saved_outside_the_services_is_used_too(api, tenant, welcome, settings):
+    # The Django admin saves rows directly (no version bump): the save signal
+    # and the source-keyed compile cache still make the next send use it.
+    from postmark_clone.lookup_cache import clear_all
+
+    settings.LOOKUP_CACHE_SECONDS = 60
+    clear_all()
+    send(api, tenant, payload(tenant))
+    welcome.subject = "Admin edit {{user.name}}"
+    welcome.save()
+    second = send(api, tenant, payload(tenant)).json()
+    subject = Message.objects.get(message_id=second["MessageID"]).subject
+    assert subject == "Admin edit Alice &amp; Bob"
+    clear_all()
