@@ -126,6 +126,44 @@ def templated(sender: str, template_id: int, i: int) -> dict:
     }
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User+system CPU seconds used so far by process ``root`` and its
+    descendants (Linux /proc). Less sensitive to other load on a shared
+    machine than throughput: it counts only the work the server did."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def with_cpu(root: int, result_of, accepted_key: str = "accepted") -> dict:
+    before = tree_cpu_seconds(root)
+    result = result_of()
+    used = tree_cpu_seconds(root) - before
+    result["server_cpu_ms_per_msg"] = (
+        round(used * 1000 / result[accepted_key], 3) if result[accepted_key] else None
+    )
+    return result
+
+
 def plain(sender: str, i: int) -> dict:
     """The plain message equal to what ``templated(sender, _, i)`` renders to."""
     model = templated(sender, 0, i)["TemplateModel"]
@@ -236,17 +274,27 @@ def profile(env: dict[str, str], token: str, sender: str, tid: int, n: int) -> N
     client = Client()
     headers = {"HTTP_X_POSTMARK_SERVER_TOKEN": token, "HTTP_ACCEPT": "application/json"}
     cases = {
-        "plain": ("/email", json.dumps(plain(sender, 0))),
-        "template": ("/email/withTemplate", json.dumps(templated(sender, tid, 0))),
+        "plain": ("/email", json.dumps(plain(sender, 0)), n),
+        "template": ("/email/withTemplate", json.dumps(templated(sender, tid, 0)), n),
+        "plain-batch": (
+            "/email/batch",
+            json.dumps([plain(sender, i) for i in range(500)]),
+            max(1, n // 50),
+        ),
+        "template-batch": (
+            "/email/batchWithTemplates",
+            json.dumps({"Messages": [templated(sender, tid, i) for i in range(500)]}),
+            max(1, n // 50),
+        ),
     }
     out = ROOT / "var"
     out.mkdir(exist_ok=True)
-    for name, (path, body) in cases.items():
-        for _ in range(20):
+    for name, (path, body, count) in cases.items():
+        for _ in range(3):
             client.post(path, body, content_type="application/json", **headers)
         profiler = Profiler(interval=0.0005)
         profiler.start()
-        for _ in range(n):
+        for _ in range(count):
             response = client.post(
                 path, body, content_type="application/json", **headers
             )
@@ -254,7 +302,11 @@ def profile(env: dict[str, str], token: str, sender: str, tid: int, n: int) -> N
         profiler.stop()
         report = out / f"profile-templates-{name}.txt"
         report.write_text(profiler.output_text(unicode=False, show_all=False))
-        print(f"profile of {n} x {path} written to {report}", file=sys.stderr)
+        print(f"profile of {count} x {path} written to {report}", file=sys.stderr)
+
+
+def cpu_median(runs: list[dict]) -> float:
+    return round(statistics.median(r["server_cpu_ms_per_msg"] for r in runs), 3)
 
 
 def ratio(templated_value: float, plain_value: float) -> float:
@@ -308,10 +360,13 @@ def main() -> None:
                 ("template", "/email/withTemplate", tpl_one),
             ):
                 single[kind].append(
-                    asyncio.run(
-                        closed_loop(
-                            url, token, path, body, args.concurrency, args.duration
-                        )
+                    with_cpu(
+                        proc.pid,
+                        lambda path=path, body=body: asyncio.run(
+                            closed_loop(
+                                url, token, path, body, args.concurrency, args.duration
+                            )
+                        ),
                     )
                 )
             for kind, path, body in (
@@ -319,16 +374,19 @@ def main() -> None:
                 ("template", "/email/batchWithTemplates", tpl_batch),
             ):
                 batch[kind].append(
-                    asyncio.run(
-                        batches(
-                            url,
-                            token,
-                            path,
-                            body,
-                            args.batch_size,
-                            args.batches,
-                            args.batch_concurrency,
-                        )
+                    with_cpu(
+                        proc.pid,
+                        lambda path=path, body=body: asyncio.run(
+                            batches(
+                                url,
+                                token,
+                                path,
+                                body,
+                                args.batch_size,
+                                args.batches,
+                                args.batch_concurrency,
+                            )
+                        ),
                     )
                 )
     finally:
@@ -350,11 +408,16 @@ def main() -> None:
                 "median_req_per_s": median_of(runs, "req_per_s"),
                 "median_p50_ms": median_of(runs, "p50_ms"),
                 "median_p99_ms": median_of(runs, "p99_ms"),
+                "median_server_cpu_ms_per_msg": cpu_median(runs),
             }
             for kind, runs in single.items()
         },
         "batch": {
-            kind: {"runs": runs, "median_msg_per_s": median_of(runs, "msg_per_s")}
+            kind: {
+                "runs": runs,
+                "median_msg_per_s": median_of(runs, "msg_per_s"),
+                "median_server_cpu_ms_per_msg": cpu_median(runs),
+            }
             for kind, runs in batch.items()
         },
     }
@@ -370,6 +433,14 @@ def main() -> None:
         "batch_msg_per_s": ratio(
             summary["batch"]["template"]["median_msg_per_s"],
             summary["batch"]["plain"]["median_msg_per_s"],
+        ),
+        "single_server_cpu_per_msg": ratio(
+            summary["single"]["template"]["median_server_cpu_ms_per_msg"],
+            summary["single"]["plain"]["median_server_cpu_ms_per_msg"],
+        ),
+        "batch_server_cpu_per_msg": ratio(
+            summary["batch"]["template"]["median_server_cpu_ms_per_msg"],
+            summary["batch"]["plain"]["median_server_cpu_ms_per_msg"],
         ),
     }
     print(json.dumps(summary, indent=2))

@@ -110,3 +110,38 @@ def test_suggested_model_names_every_path_used():
         "flags": {"beta": "beta_Value"},
         "tags": ["tags_1", "tags_2", "tags_3"],
     }
+
+
+def test_the_generated_function_and_the_tree_walker_agree():
+    from templating.mustache import _render
+
+    source = (
+        "{{a}}|{{{b}}}|{{#s}}[{{x}}{{../a}}]{{/s}}{{^n}}none{{/n}}"
+        "{{#each xs}}<{{.}}{{#each ys}}({{.}}{{../../a}}){{/each}}>{{/each}}"
+        "{{{ @content }}}{{p.q.r}}"
+    )
+    model = {
+        "a": "<A>",
+        "b": "<B>",
+        "s": {"x": 1.5},
+        "xs": [{"ys": [1, 2]}, {"ys": []}],
+        "p": {"q": {"r": True}},
+    }
+    compiled = compile_template(source)
+    assert compiled.function is not None
+    walked: list[str] = []
+    _render(compiled.nodes, [model], walked, "C")
+    assert render(compiled, model, "C") == "".join(walked)
+
+
+def test_templates_nested_deeper_than_python_allows_still_render():
+    depth = 25
+    source = "{{#each a}}" * depth + "x" + "{{/each}}" * depth
+    model: dict = {"a": [{}]}
+    inner = model["a"][0]
+    for _ in range(depth - 1):
+        inner["a"] = [{}]
+        inner = inner["a"][0]
+    compiled = compile_template(source)
+    assert compiled.function is None  # beyond Python's 20 nested loops
+    assert render(compiled, model) == "x"
