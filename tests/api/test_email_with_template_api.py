@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bounces.models import Bounce
+from bounces.models import Bounce, Suppression
 from messages.archive import archive_get
 from messages.models import Message, Recipient
 from templating.models import Template
@@ -134,6 +134,7 @@ def test_a_model_that_does_not_fit_is_a_template_rendering_failed_bounce(
     bounce = Bounce.objects.get(message=message)
     assert bounce.type == "TemplateRenderingFailed"
     assert message.recipients.get().status == Recipient.Status.TEST
+    assert not Suppression.objects.exists()  # not the recipient's fault
 
 
 def test_the_batch_answers_per_message_in_order(api, tenant, welcome):
