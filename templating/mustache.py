@@ -28,6 +28,7 @@ import chevron.tokenizer
 # text is a bare ``str`` node.
 VAR, RAW, SECTION, INVERTED, EACH, CONTENT = range(1, 7)
 CONTENT_KEY = "@content"
+LOOP_NAMES = frozenset({"@index", "@first", "@last"})
 
 _PATH_PART = re.compile(r"\.\.[\\/]|[^.]+")
 
@@ -51,6 +52,7 @@ class Path:
     ups: int
     parts: tuple[str, ...]
     text: str
+    loop: str = ""  # "@index", "@first" or "@last": the innermost each's state
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ def _path(text: str) -> Path:
                 ups += 1
         else:
             parts.append(piece.strip())
+    if parts and parts[0] == "this":
+        # {{this}} / {{this.name}}: the current scope, as in {{.}} / {{name}}.
+        parts = parts[1:]
+    if len(parts) == 1 and parts[0] in LOOP_NAMES:
+        return Path(0, (), text, loop=parts[0])
     return Path(ups, tuple(parts), text)
 
 
@@ -250,7 +257,15 @@ def _text(value: Any) -> str:
     return ""  # objects and arrays print nothing
 
 
-def _lookup(scopes: list, path: Path) -> Any:
+def _loop_value(name: str, index: int, count: int) -> Any:
+    if name == "@index":
+        return index
+    return index == 0 if name == "@first" else index == count - 1
+
+
+def _lookup(scopes: list, path: Path, loops: list) -> Any:
+    if path.loop:
+        return _loop_value(path.loop, *loops[-1]) if loops else None
     # Fast path: a plain name in the current scope (most tags).
     if not path.ups and len(path.parts) == 1:
         scope = scopes[-1]
@@ -258,7 +273,9 @@ def _lookup(scopes: list, path: Path) -> Any:
     return _resolve(scopes, path)
 
 
-def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
+def _render(
+    nodes: tuple, scopes: list, out: list[str], content: str, loops: list
+) -> None:
     append = out.append
     for node in nodes:
         if type(node) is str:  # literal text
@@ -266,15 +283,15 @@ def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
             continue
         kind = node[0]
         if kind == VAR:
-            value = _lookup(scopes, node[1])
+            value = _lookup(scopes, node[1], loops)
             if value is not None:
                 append(_escape(value if type(value) is str else _text(value)))
         elif kind == RAW:
-            value = _lookup(scopes, node[1])
+            value = _lookup(scopes, node[1], loops)
             if value is not None:
                 append(value if type(value) is str else _text(value))
         elif kind == EACH:
-            value = _lookup(scopes, node[1])
+            value = _lookup(scopes, node[1], loops)
             if not _truthy(value):
                 continue
             if not isinstance(value, list):
@@ -283,19 +300,22 @@ def _render(nodes: tuple, scopes: list, out: list[str], content: str) -> None:
                     "but is a scalar value or object in your model."
                 )
             children = node[2]
-            for item in value:
+            count = len(value)
+            for index, item in enumerate(value):
                 scopes.append(item)
-                _render(children, scopes, out, content)
+                loops.append((index, count))
+                _render(children, scopes, out, content, loops)
+                loops.pop()
                 scopes.pop()
         elif kind == SECTION:
-            value = _lookup(scopes, node[1])
+            value = _lookup(scopes, node[1], loops)
             if _truthy(value):
                 scopes.append(value)
-                _render(node[2], scopes, out, content)
+                _render(node[2], scopes, out, content, loops)
                 scopes.pop()
         elif kind == INVERTED:
-            if not _truthy(_lookup(scopes, node[1])):
-                _render(node[2], scopes, out, content)
+            if not _truthy(_lookup(scopes, node[1], loops)):
+                _render(node[2], scopes, out, content, loops)
         elif kind == CONTENT:
             append(content)
 
@@ -307,7 +327,7 @@ def render(compiled: Compiled, model: dict, content: str = "") -> str:
     if compiled.function is not None:
         compiled.function([model], out, content)
     else:
-        _render(compiled.nodes, [model], out, content)
+        _render(compiled.nodes, [model], out, content, [])
     return "".join(out)
 
 
@@ -338,8 +358,18 @@ def _generate(nodes: tuple) -> Any:
         consts.append(value)
         return f"C[{len(consts) - 1}]"
 
-    def lookup(path: Path, target: str, indent: str) -> None:
-        if not path.ups and len(path.parts) == 1:
+    def lookup(path: Path, target: str, indent: str, loop: int | None) -> None:
+        if path.loop:
+            if loop is None:
+                expr = "None"
+            elif path.loop == "@index":
+                expr = f"i{loop}"
+            elif path.loop == "@first":
+                expr = f"i{loop} == 0"
+            else:
+                expr = f"i{loop} == n{loop} - 1"
+            lines.append(f"{indent}{target} = {expr}")
+        elif not path.ups and len(path.parts) == 1:
             lines.append(f"{indent}{target} = scopes[-1]")
             lines.append(
                 f"{indent}{target} = {target}.get({path.parts[0]!r}) "
@@ -348,7 +378,7 @@ def _generate(nodes: tuple) -> Any:
         else:
             lines.append(f"{indent}{target} = resolve(scopes, {const(path)})")
 
-    def emit(items: tuple, depth: int) -> None:
+    def emit(items: tuple, depth: int, loop: int | None = None) -> None:
         indent = "    " * (depth + 1)
         value = f"v{depth}"
         for node in items:
@@ -359,7 +389,7 @@ def _generate(nodes: tuple) -> Any:
             if kind == CONTENT:
                 lines.append(f"{indent}append(content)")
                 continue
-            lookup(node[1], value, indent)
+            lookup(node[1], value, indent, loop)
             if kind == VAR:
                 lines.append(f"{indent}if {value} is not None:")
                 lines.append(f"{indent}    append(escape(text({value})))")
@@ -369,19 +399,20 @@ def _generate(nodes: tuple) -> Any:
             elif kind == SECTION:
                 lines.append(f"{indent}if truthy({value}):")
                 lines.append(f"{indent}    scopes.append({value})")
-                emit(node[2], depth + 1)
+                emit(node[2], depth + 1, loop)
                 lines.append(f"{indent}    scopes.pop()")
             elif kind == INVERTED:
                 lines.append(f"{indent}if not truthy({value}):")
                 lines.append(f"{indent}    pass")
-                emit(node[2], depth + 1)
+                emit(node[2], depth + 1, loop)
             elif kind == EACH:
                 lines.append(f"{indent}if truthy({value}):")
                 lines.append(f"{indent}    if type({value}) is not list:")
                 lines.append(f"{indent}        raise array_error({const(node[1])})")
-                lines.append(f"{indent}    for item in {value}:")
+                lines.append(f"{indent}    n{depth} = len({value})")
+                lines.append(f"{indent}    for i{depth}, item in enumerate({value}):")
                 lines.append(f"{indent}        scopes.append(item)")
-                emit(node[2], depth + 2)
+                emit(node[2], depth + 2, depth)
                 lines.append(f"{indent}        scopes.pop()")
 
     emit(nodes, 0)
@@ -438,7 +469,14 @@ class _Inferred:
 
 def _infer(nodes: tuple, scope: _Inferred) -> None:
     for node in nodes:
+        if type(node) is str:
+            continue
         kind = node[0]
+        if kind != CONTENT and node[1].loop:
+            # @index/@first/@last are not model names.
+            if kind in (SECTION, INVERTED):
+                _infer(node[2], scope)
+            continue
         if kind in (VAR, RAW):
             if node[1].parts:
                 scope.at(node[1]).usages.add("scalar")

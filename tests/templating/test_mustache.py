@@ -119,6 +119,7 @@ def test_the_generated_function_and_the_tree_walker_agree():
         "{{a}}|{{{b}}}|{{#s}}[{{x}}{{../a}}]{{/s}}{{^n}}none{{/n}}"
         "{{#each xs}}<{{.}}{{#each ys}}({{.}}{{../../a}}){{/each}}>{{/each}}"
         "{{{ @content }}}{{p.q.r}}"
+        "{{#each xs}}{{@index}}{{#@first}}F{{/@first}}{{^@last}},{{/@last}}{{/each}}"
     )
     model = {
         "a": "<A>",
@@ -130,7 +131,7 @@ def test_the_generated_function_and_the_tree_walker_agree():
     compiled = compile_template(source)
     assert compiled.function is not None
     walked: list[str] = []
-    _render(compiled.nodes, [model], walked, "C")
+    _render(compiled.nodes, [model], walked, "C", [])
     assert render(compiled, model, "C") == "".join(walked)
 
 
@@ -145,3 +146,16 @@ def test_templates_nested_deeper_than_python_allows_still_render():
     compiled = compile_template(source)
     assert compiled.function is None  # beyond Python's 20 nested loops
     assert render(compiled, model) == "x"
+
+
+def test_this_and_the_loop_variables_inside_each():
+    model = {"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}
+    source = (
+        "{{#each items}}{{@index}}:{{this.name}}{{#@first}}(first){{/@first}}"
+        "{{#@last}}(last){{/@last}}{{^@last}}, {{/@last}}{{/each}}"
+    )
+    assert r(source, model) == "0:a(first), 1:b, 2:c(last)"
+    assert r("{{#each xs}}[{{this}}]{{/each}}", {"xs": ["x", "y"]}) == "[x][y]"
+    assert r("[{{@index}}]", {}) == "[]"  # outside a loop: nothing
+    compiled = compile_template(source)
+    assert suggested_model(compiled) == {"items": [{"name": "name_Value"}]}
