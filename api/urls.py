@@ -17,6 +17,7 @@ from api.views import (
     server,
     stats,
     suppressions,
+    templates,
     tracking,
     webhooks,
 )
@@ -24,6 +25,7 @@ from api.views import messages as messages_views
 
 urlpatterns = [
     *email.urlpatterns,
+    *templates.urlpatterns,
     *accounts.urlpatterns,
     *server.urlpatterns,
     *message_streams.urlpatterns,

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "webhooks",
     "tracking",
     "inbound",
+    "templating",
     "web",
 ]
 

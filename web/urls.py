@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, bounces, inbound, servers, settings
+from .views import auth, bounces, inbound, servers, settings, templates
 
 app_name = "web"
 
@@ -40,6 +40,23 @@ urlpatterns = [
     ),
     path(S + "suppressions.csv", bounces.suppression_csv, name="suppression_csv"),
     path(S + "statistics", servers.statistics, name="statistics"),
+    path(S + "templates", templates.template_list, name="templates"),
+    path(S + "templates/new", templates.template_edit, name="template_create"),
+    path(
+        S + "templates/<int:template_id>",
+        templates.template_detail,
+        name="template_detail",
+    ),
+    path(
+        S + "templates/<int:template_id>/edit",
+        templates.template_edit,
+        name="template_edit",
+    ),
+    path(
+        S + "templates/<int:template_id>/preview",
+        templates.template_preview_html,
+        name="template_preview_html",
+    ),
     path(S + "settings", settings.server_settings, name="settings"),
     path(S + "settings/tokens", settings.token_create, name="token_create"),
     path(

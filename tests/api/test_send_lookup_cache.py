@@ -45,6 +45,10 @@ def test_a_repeated_send_only_writes(api, tenant):
     # transaction).
     trips = [q["sql"] for q in queries.captured_queries]
     trips = [sql for sql in trips if sql.split()[0] not in ("SAVEPOINT", "RELEASE")]
+    # Once per KEY_BLOCK rows the process's key pool is refilled (an amortised
+    # extra trip); whether this send hits it depends on how many rows earlier
+    # tests inserted, so it is not counted.
+    trips = [sql for sql in trips if "generate_series" not in sql]
     assert len(trips) == 1
     assert trips[0].startswith("SELECT email FROM bounces_suppression")
     assert trips[0].count("INSERT INTO") == 3
