@@ -18,7 +18,11 @@ from django.urls import URLPattern
 from accounts.models import Domain, MessageStream, Server
 from api.urls import urlpatterns
 from bounces.models import Bounce, Suppression
+from inbound.models import InboundMessage, InboundRule
+from inbound.services.receive import inbound_receive
 from messages.models import Message
+from templating.models import Template
+from templating.services.crud import template_create
 from webhooks.models import Webhook
 from webhooks.services.config import WebhookInput, webhook_create
 
@@ -65,6 +69,25 @@ def world(tenant, other_tenant, settings, dns_zone):
         server=other_tenant.server,
         data=WebhookInput(url="https://hooks.globex.example.com/secret-path"),
     )
+    template = template_create(
+        server=other_tenant.server,
+        name="Globex template",
+        alias="globex-welcome",
+        subject="Hi",
+        text_body="Hello {{name}}",
+    )
+    rule = InboundRule.objects.create(
+        server=other_tenant.server, rule="spammer@globex-rival.example.net"
+    )
+    inbound_receive(
+        mail_from="carol@globex-people.example.org",
+        rcpt_tos=[
+            f"{other_tenant.server.inbound_hash}@{settings.INBOUND_ADDRESS_DOMAIN}"
+        ],
+        raw=b"From: carol@globex-people.example.org\r\nSubject: Globex inbound\r\n"
+        b"\r\nsecret\r\n",
+    )
+    inbound = InboundMessage.objects.get(server=other_tenant.server)
     cases = {
         "server_id": Case(
             str(other_tenant.server.id), str(other_tenant.server.id + 10**6)
@@ -78,6 +101,12 @@ def world(tenant, other_tenant, settings, dns_zone):
         "bounce_id": Case(str(bounce.id), str(bounce.id + 10**6)),
         "stream_id": Case("globex-news", "no-such-stream"),
         "webhook_id": Case(str(hook.id), str(hook.id + 10**6)),
+        "ref": Case(str(template.id), str(template.id + 10**6)),
+        "rule_id": Case(str(rule.id), str(rule.id + 10**6)),
+        # Inbound routes name an inbound message's ID (prefix-specific case).
+        "messages/inbound:message_id": Case(
+            str(inbound.message_id), "00000000-0000-4000-8000-000000000000"
+        ),
     }
     # Strings that must never appear in my answers.
     secrets = [
@@ -88,6 +117,10 @@ def world(tenant, other_tenant, settings, dns_zone):
         other_tenant.domain.name,
         other_tenant.server.name,
         "globex-news",
+        "Globex template",
+        "globex-welcome",
+        "globex-rival.example.net",
+        "Globex inbound",
     ]
     return tenant, other_tenant, cases, secrets
 
@@ -109,6 +142,13 @@ def headers_for(pattern: URLPattern, tenant) -> dict[str, str]:
     return (
         tenant.account_headers if auth.startswith("Account") else tenant.server_headers
     )
+
+
+def case_for(cases: dict[str, Case], pattern: URLPattern, param: str) -> Case | None:
+    """The case for ``param``; a ``<route prefix>:<param>`` entry wins, for
+    parameters whose meaning depends on the route (outbound vs inbound IDs)."""
+    prefix = str(pattern.pattern).split("/<", 1)[0]
+    return cases.get(f"{prefix}:{param}") or cases.get(param)
 
 
 def path_with(pattern: URLPattern, values: dict[str, str]) -> str:
@@ -154,6 +194,19 @@ def snapshot(other) -> dict:
             )
         ),
         "messages": Message.objects.filter(server=other.server).count(),
+        "templates": list(
+            Template.objects.filter(server=other.server).values_list(
+                "id", "name", "subject", "text_body"
+            )
+        ),
+        "inbound_rules": list(
+            InboundRule.objects.filter(server=other.server).values_list("id", "rule")
+        ),
+        "inbound": list(
+            InboundMessage.objects.filter(server=other.server).values_list(
+                "id", "status", "attempts"
+            )
+        ),
         "bounces": list(
             Bounce.objects.filter(server=other.server).values_list("id", "inactive")
         ),
@@ -181,17 +234,17 @@ def test_every_api_route_with_an_id_treats_another_tenants_id_as_missing(api, wo
         params = list(pattern.pattern.converters)
         if not params:
             continue
-        unknown = [p for p in params if p not in cases]
+        unknown = [p for p in params if case_for(cases, pattern, p) is None]
         assert not unknown, f"/{pattern.pattern}: add a cross-tenant case for {unknown}"
-        theirs = {p: cases[p].other for p in params}
-        nobody = {p: cases[p].missing for p in params}
+        theirs = {p: case_for(cases, pattern, p).other for p in params}
+        nobody = {p: case_for(cases, pattern, p).missing for p in params}
         for method in methods:
             headers = headers_for(pattern, tenant)
             got = call(api, method, path_with(pattern, theirs), headers)
             want = call(api, method, path_with(pattern, nobody), headers)
             assert got.status_code < 500, (method, pattern.pattern, got.content)
             assert not 200 <= want.status_code < 300, (method, pattern.pattern)
-            ident = cases[params[-1]]
+            ident = case_for(cases, pattern, params[-1])
             assert normalised(got, ident.other) == normalised(want, ident.missing), (
                 method,
                 str(pattern.pattern),
@@ -224,6 +277,9 @@ def test_the_other_tenant_does_see_its_own_objects(api, world):
         params = list(pattern.pattern.converters)
         if not params or "get" not in methods:
             continue
-        path = path_with(pattern, {p: cases[p].other for p in params})
+        path = path_with(
+            pattern, {p: case_for(cases, pattern, p).other for p in params}
+        )
+        path += "?count=50&offset=0"  # detail lists (opens, clicks) need paging
         response = call(api, "get", path, headers_for(pattern, other))
         assert response.status_code == 200, (path, response.content[:300])

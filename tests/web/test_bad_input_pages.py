@@ -18,7 +18,10 @@ from accounts.models import (
     ServerToken,
 )
 from bounces.models import Bounce, Suppression
+from inbound.models import InboundMessage
+from inbound.services.receive import inbound_receive
 from messages.models import Message, MessageEvent, Recipient
+from templating.services.crud import template_create
 from web.urls import app_name, urlpatterns
 from webhooks.models import Webhook
 from webhooks.services.config import WebhookInput, webhook_create
@@ -43,7 +46,9 @@ def object_pages() -> list[URLPattern]:
     return [p for p in urlpatterns if p.name not in UNSCOPED]
 
 
-def ids_for(w, *, server, account, message, bounce, token, domain) -> dict:
+def ids_for(
+    w, *, server, account, message, bounce, token, domain, template, inbound
+) -> dict:
     return {
         "server_id": server,
         "account_id": account,
@@ -51,6 +56,9 @@ def ids_for(w, *, server, account, message, bounce, token, domain) -> dict:
         "bounce_id": bounce,
         "token_id": token,
         "domain_id": domain,
+        "template_id": template,
+        "inbound:message_id": inbound,
+        "action": "retry",
     }
 
 
@@ -58,13 +66,24 @@ def url_of(pattern: URLPattern, ids: dict) -> str:
     params = list(pattern.pattern.converters)
     missing = [p for p in params if p not in ids]
     assert not missing, f"{pattern.name}: add a cross-tenant case for {missing}"
-    return reverse(f"{app_name}:{pattern.name}", kwargs={p: ids[p] for p in params})
+    # Inbound pages name an inbound message, not an outbound one.
+    scoped = {p: ids.get(f"{pattern.name.split('_')[0]}:{p}", ids[p]) for p in params}
+    return reverse(f"{app_name}:{pattern.name}", kwargs=scoped)
 
 
-def test_every_page_treats_another_accounts_ids_as_missing(world):
+def test_every_page_treats_another_accounts_ids_as_missing(world, settings):
     w = world
     other_token = ServerToken.objects.filter(server=w.other.server).first()
     mine = ServerToken.objects.filter(server=w.tenant.server).first()
+    template = template_create(
+        server=w.other.server, name="Globex", subject="s", text_body="t"
+    )
+    inbound_receive(
+        mail_from="carol@globex.example.org",
+        rcpt_tos=[f"{w.other.server.inbound_hash}@{settings.INBOUND_ADDRESS_DOMAIN}"],
+        raw=b"From: carol@globex.example.org\r\nSubject: in\r\n\r\nx\r\n",
+    )
+    inbound = InboundMessage.objects.get(server=w.other.server)
     theirs = ids_for(
         w,
         server=w.other.server.id,
@@ -73,6 +92,8 @@ def test_every_page_treats_another_accounts_ids_as_missing(world):
         bounce=w.other_bounce.id,
         token=other_token.id,
         domain=w.other.domain.id,
+        template=template.id,
+        inbound=inbound.message_id,
     )
     nobody = ids_for(
         w,
@@ -82,6 +103,8 @@ def test_every_page_treats_another_accounts_ids_as_missing(world):
         bounce=10**7,
         token=10**7,
         domain=10**7,
+        template=10**7,
+        inbound="00000000-0000-4000-8000-000000000000",
     )
     # My server, their objects: must not be reachable through my server either.
     crossed = {
@@ -131,7 +154,7 @@ PAYLOAD = '"\'><script>window.__xss=1</script><img src=x onerror="window.__xss=2
 RAW_MARKERS = (b"<script>window.__xss", b"<img src=x onerror")
 
 
-def poison(w) -> dict:
+def poison(w, settings) -> dict:
     """Every tenant-controlled string the UI shows, set to the payload (through
     ``update()``: whatever path a value took into the database)."""
     t = w.tenant
@@ -183,13 +206,33 @@ def poison(w) -> dict:
         server=t.server, data=WebhookInput(url="https://hooks.example.com/h")
     )
     Webhook.objects.filter(id=hook.id).update(url=PAYLOAD)
-    return {"message": message, "bounce": bounce}
+    template = template_create(
+        server=t.server, name="x", subject="x", text_body="x", html_body="<p>x</p>"
+    )
+    type(template).objects.filter(id=template.id).update(
+        name=PAYLOAD, subject=PAYLOAD, text_body=PAYLOAD, alias="pay-load"
+    )
+    inbound_receive(
+        mail_from="mallory@example.net",
+        rcpt_tos=[f"{t.server.inbound_hash}@{settings.INBOUND_ADDRESS_DOMAIN}"],
+        raw=(
+            f"From: {PAYLOAD} <mallory@example.net>\r\nSubject: {PAYLOAD}\r\n"
+            f"X-Spam-Status: {PAYLOAD}\r\n\r\n{PAYLOAD}\r\n"
+        ).encode(),
+    )
+    inbound = InboundMessage.objects.get(server=t.server)
+    return {
+        "message": message,
+        "bounce": bounce,
+        "template": template,
+        "inbound": inbound,
+    }
 
 
 def test_script_payloads_in_every_field_are_escaped_on_every_page(world, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     w = world
-    seeded = poison(w)
+    seeded = poison(w, settings)
     token = ServerToken.objects.filter(server=w.tenant.server).first()
     ids = ids_for(
         w,
@@ -199,6 +242,8 @@ def test_script_payloads_in_every_field_are_escaped_on_every_page(world, setting
         bounce=seeded["bounce"].id,
         token=token.id,
         domain=w.tenant.domain.id,
+        template=seeded["template"].id,
+        inbound=seeded["inbound"].message_id,
     )
     pages = [reverse("web:index")]
     for pattern in object_pages():
