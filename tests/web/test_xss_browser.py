@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_script_payloads_never_run_on_any_page(world, settings, live_server, page):  # noqa: F811
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     w = world
-    seeded = poison(w)
+    seeded = poison(w, settings)
     token = ServerToken.objects.filter(server=w.tenant.server).first()
     ids = {
         "server_id": w.tenant.server.id,
@@ -27,6 +27,9 @@ def test_script_payloads_never_run_on_any_page(world, settings, live_server, pag
         "bounce_id": seeded["bounce"].id,
         "token_id": token.id,
         "domain_id": w.tenant.domain.id,
+        "template_id": seeded["template"].id,
+        "inbound:message_id": seeded["inbound"].message_id,
+        "action": "retry",
     }
     blocked: list[str] = []
     dialogs: list[str] = []
