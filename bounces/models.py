@@ -35,30 +35,7 @@ class BounceType(models.TextChoices):
     TEMPLATE_RENDERING_FAILED = "TemplateRenderingFailed", "Template rendering failed"
 
 
-TYPE_CODES: dict[str, int] = {
-    "HardBounce": 1,
-    "Transient": 2,
-    "Unsubscribe": 16,
-    "Subscribe": 32,
-    "AutoResponder": 64,
-    "AddressChange": 128,
-    "DnsError": 256,
-    "SpamNotification": 512,
-    "OpenRelayTest": 1024,
-    "Unknown": 2048,
-    "SoftBounce": 4096,
-    "VirusNotification": 8192,
-    "ChallengeVerification": 16384,
-    "BadEmailAddress": 100000,
-    "SpamComplaint": 100001,
-    "ManuallyDeactivated": 100002,
-    "Unconfirmed": 100003,
-    "Blocked": 100006,
-    "SMTPApiError": 100007,
-    "InboundError": 100008,
-    "DMARCPolicy": 100009,
-    "TemplateRenderingFailed": 100010,
-}
+# Postmark's numeric TypeCode per type (kept with the reason table, pure code).
 
 
 class Bounce(models.Model):

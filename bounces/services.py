@@ -65,10 +65,13 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # Types that make the address inactive on the message's stream, and whether the
-# tenant may reactivate it (postmark-api.md §4: only hard bounces and spam
-# complaints are confirmed to deactivate; complaints cannot be undone).
+# tenant may reactivate it (postmark-api.md §4: hard bounces and spam complaints
+# deactivate; complaints cannot be undone).
+# BadEmailAddress (5.1.3, an address that cannot exist) suppresses too, as the
+# reason table of bounces/engine/table.py says; Postmark lists it as HardBounce.
 DEACTIVATING: dict[str, tuple[str, bool]] = {
     "HardBounce": (Suppression.Reason.HARD_BOUNCE, True),
+    "BadEmailAddress": (Suppression.Reason.HARD_BOUNCE, True),
     "SpamComplaint": (Suppression.Reason.SPAM_COMPLAINT, False),
 }
 # Types that are not a failed delivery of the message to the recipient: the
