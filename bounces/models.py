@@ -7,6 +7,9 @@ from django.db import models
 from accounts.models import Server
 from messages.models import Message
 
+# Postmark's numeric TypeCode per type, kept with the reason table (pure code).
+from .engine.table import TYPE_CODES  # noqa: F401 - re-exported
+
 
 class BounceType(models.TextChoices):
     """Postmark's bounce types; ``TYPE_CODES`` maps them to numeric TypeCode."""

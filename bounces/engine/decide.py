@@ -198,12 +198,12 @@ def decide(
         if text_reason in _GENERIC_TEXT and status_reason not in _GENERIC_STATUS:
             return Decision(status_reason, "status-over-generic-text", status)
     if text_reason:
-        if klass == "4" and not action and text_reason in _PERMANENT_ONLY:
+        if klass == "4" and not action and text_reason in _TEMPORARY_MEANS_DELAYED:
             # A synchronous 4xx "user unknown" is temporary by definition.
             return Decision("delayed", "temporary-4xx", status)
         return Decision(text_reason, f"text:{text_reason}", status)
     if status_reason:
-        if klass == "4" and not action and status_reason in _PERMANENT_ONLY:
+        if klass == "4" and not action and status_reason in _TEMPORARY_MEANS_DELAYED:
             return Decision("delayed", "temporary-4xx", status)
         return Decision(status_reason, f"status:{status}", status)
     parts = status.split(".")
@@ -227,6 +227,15 @@ _PERMANENT_ONLY = {
     "has_moved",
     "bad_address",
     "not_accept",
+}
+# A synchronous 4xx (no DSN action: the sender will retry) with these reasons
+# is simply a delay; mailbox-full, blocks and content refusals keep their reason.
+_TEMPORARY_MEANS_DELAYED = _PERMANENT_ONLY | {
+    "system_error",
+    "network_error",
+    "expired",
+    "syntax_error",
+    "undefined",
 }
 
 

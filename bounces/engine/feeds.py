@@ -113,7 +113,7 @@ def ses_notification_items(inner: dict[str, Any]) -> list[FeedItem]:
                 source="Amazon SES",
                 action=str(r.get("action") or "failed").lower(),
                 status=str(r.get("status") or ""),
-                diagnostic=_strip_type(str(r.get("diagnosticCode") or "")),
+                diagnostic=str(r.get("diagnosticCode") or ""),
                 message_id=message_id,
                 verp=verp,
                 hint=SES_HINTS.get((bounce_type, sub_type), ""),
@@ -150,7 +150,7 @@ def ses_notification_items(inner: dict[str, Any]) -> list[FeedItem]:
                 kind="delayed",
                 action="delayed",
                 status=str(r.get("status") or ""),
-                diagnostic=_strip_type(str(r.get("diagnosticCode") or "")),
+                diagnostic=str(r.get("diagnosticCode") or ""),
                 message_id=message_id,
                 verp=verp,
                 hint="delayed",
@@ -225,11 +225,3 @@ def sendgrid_items(payload: Any) -> list[FeedItem]:
                 )
             )
     return out
-
-
-def _strip_type(diagnostic: str) -> str:
-    """``"smtp; 550 5.1.1 user unknown"`` → ``"550 5.1.1 user unknown"``."""
-    head, sep, rest = diagnostic.partition(";")
-    if sep and head.strip().lower() in ("smtp", "x-postfix", "x-unix", "x-local"):
-        return rest.strip()
-    return diagnostic

@@ -432,6 +432,7 @@ NETWORK_ERROR = _rx(
     r"dns records for the destination computer could not be found",
     r"\bmx\b.{0,30}(lookup|record).{0,20}(fail|error|not found|servfail)",
     r"servfail",
+    r"name service error",
     r"network error",
     r"\btls\b.{0,40}(handshake|negotiation)",
 )
@@ -487,7 +488,6 @@ SYSTEM_ERROR = _rx(
     r" (error|problem|failure)",
     r"misconfigur",
     r"service (currently |temporarily )?(unavailable|not available)",
-    r"transaction failed",
     r"(mail|mailer|delivery|queue file) (system )?(error|failure)",
     r"can'?t create user output file",
     r"interrupted system call",
