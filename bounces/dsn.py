@@ -48,6 +48,9 @@ class ReportRecipient:
     diagnostic: str = ""  # Diagnostic-Code text after the "smtp;" type
     diagnostic_type: str = ""  # "smtp", "X-Postfix", ...
     remote_mta: str = ""
+    # The report's wider words (its error section, subject): consulted only when
+    # the recipient's own diagnostic decides nothing.
+    context: str = ""
 
 
 @dataclass
@@ -179,6 +182,9 @@ def _parse_dsn(msg: Message, report: ParsedReport, text: str) -> None:
             )
         )
     _complete_recipients(msg, report, text)
+    context = _unfold(f"{text[:3000]} {report.subject}")
+    for block in report.recipients:
+        block.context = context
     hints = " ".join(
         [key for key in per_message]
         + [key for block in per_recipient[:2] for key in block]
@@ -546,8 +552,11 @@ def _parse_plain_bounce(msg: Message, text: str, report: ParsedReport) -> bool:
     if not found:
         return False
     # The subject often states the reason (Domino, appliances): keep it in view.
+    context = _unfold(f"{formats.error_section(text)[:3000]} {subject}")
     for address, words in found[:100]:
-        report.recipients.append(_heuristic_recipient(address, f"{words} {subject}"))
+        block = _heuristic_recipient(address, f"{words} {subject}")
+        block.context = context
+        report.recipients.append(block)
     report.mta = formats.detect_mta(
         " ".join([sender, subject, _header(msg, "Received")[:300], text[:3000]]),
         "generic",

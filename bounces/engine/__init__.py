@@ -178,13 +178,25 @@ def classify_block(block, report) -> Verdict:
     diagnostic = block.diagnostic
     if report.kind == "arf":
         diagnostic = report.feedback_type or diagnostic
-    return classify(
+    verdict = classify(
         status=block.status,
         diagnostic=diagnostic,
         action=block.action,
         kind=report.kind,
         subject=report.subject,
     )
+    context = getattr(block, "context", "")
+    if verdict.reason == "undefined" and context and report.kind != "arf":
+        wider = classify(
+            status=block.status,
+            diagnostic=f"{diagnostic} {context}",
+            action=block.action,
+            kind=report.kind,
+            subject=report.subject,
+        )
+        if wider.reason != "undefined":
+            return Verdict(**{**wider.__dict__, "rule": f"context/{wider.rule}"})
+    return verdict
 
 
 # ARF feedback types that report on authentication, not a recipient's complaint
