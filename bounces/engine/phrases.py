@@ -133,7 +133,8 @@ BLOCKED = _rx(
     r"(blocked|rejected|denied|refused|not allowed|blacklisted)",
     r"(ip|address|host|server|network|domain) .{0,30}(has been|is|was) "
     r"(temporarily |permanently )?(blocked|blacklisted|banned|refused)",
-    r"access (from ip address .{1,40} )?(blocked|denied)(?! \(in reply to mail from)"
+    r"(?<!rejected: )access (from ip address .{1,40} )?(blocked|denied)"
+    r"(?! \(in reply to mail from)"
     r"(?!\.? ?(ip name lookup|recipient))",
     r"connection refused by",
     r"not currently accepting mail from your ip",

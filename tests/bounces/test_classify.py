@@ -39,7 +39,8 @@ TABLE = [
     ),
     (
         ("5.7.1", "550 5.7.1 Recipient address rejected: Access denied", "", ""),
-        "Blocked",
+        # Microsoft's directory-based edge blocking: the address does not exist.
+        "HardBounce",
     ),
     (
         (
