@@ -103,7 +103,7 @@ def parse_report(raw: bytes) -> ParsedReport:
     except Exception:  # noqa: BLE001 - hostile input must never crash the MX
         return ParsedReport()
     report = ParsedReport(
-        subject=_header(msg, "Subject"),
+        subject=_decoded_header(msg, "Subject"),
         from_address=parseaddr(_header(msg, "From"))[1].lower(),
     )
     try:
@@ -141,7 +141,7 @@ def _parse_into(msg: Message, report: ParsedReport) -> None:
         if not report.original_message_id:
             _read_returned_message(msg, report)
         return
-    if is_auto_reply(msg):
+    if is_auto_reply(msg) or _AUTO_TEXT_RE.search(text[:1500]):
         report.kind = KIND_AUTOREPLY
         report.mta = "autoreply"
         sender = parseaddr(_header(msg, "From"))[1].lower()
@@ -169,12 +169,14 @@ def _parse_dsn(msg: Message, report: ParsedReport, text: str) -> None:
         final = _typed_value(block.get("final-recipient", ""))[1]
         original = _typed_value(block.get("original-recipient", ""))[1]
         diag_type, diag = _typed_value(block.get("diagnostic-code", ""))
-        email = _valid_address(final) or _valid_address(original)
+        # Original-Recipient is the address as we sent it (RFC 3464 §2.3.1);
+        # Final-Recipient may be an alias it expanded to.
+        email = _valid_address(original) or _valid_address(final)
         report.recipients.append(
             ReportRecipient(
                 email=email,
                 original_recipient=_valid_address(original),
-                action=block.get("action", "").strip().lower(),
+                action=_action(block.get("action", "")),
                 status=_status(block.get("status", "")),
                 diagnostic=_unfold(diag),
                 diagnostic_type=diag_type,
@@ -230,12 +232,7 @@ def _dsn_fields(part: Message) -> tuple[dict[str, str], list[dict[str, str]]]:
                 name in ("original-recipient", "final-recipient")
                 and current is not None
             ):
-                if name in current or (
-                    name == "original-recipient"
-                    and "final-recipient" in current
-                    and _bare_address(_typed_value(value)[1])
-                    != _bare_address(_typed_value(current["final-recipient"])[1])
-                ):
+                if name in current:
                     current = None
             if current is None:
                 current = {}
@@ -348,8 +345,18 @@ def _not_recipients(msg: Message, report: ParsedReport) -> set[str]:
     if report.original_return_path:
         out.add(report.original_return_path)
     out.update(report.original_from)
+    # The reporting system's own postmaster, named in "please contact ..." lines.
+    for address in list(out):
+        domain = address.rpartition("@")[2]
+        out.update(f"{local}@{domain}" for local in ("postmaster", "abuse", "root"))
     failed = set(formats.addresses_in(_header(msg, "X-Failed-Recipients")))
     return out - failed - set(report.original_to)
+
+
+def _action(value: str) -> str:
+    """RFC 3464 ``Action`` lower case; "failure" (NTMail) and the like → failed."""
+    action = value.strip().lower().split(" ")[0] if value.strip() else ""
+    return "failed" if action.startswith("fail") else action
 
 
 def _valid_address(value: str) -> str:
@@ -506,7 +513,8 @@ _BOUNCE_TEXT_RE = re.compile(
     r"|returned mail|delivery failure|error sending your mail|invalid user address"
     r"|delivery status notification|mail delivery (?:failed|system|subsystem)"
     r"|trouble delivering|non[- ]?delivery|unable to send|rejected your message"
-    r"|message (?:was|has been) (?:rejected|refused|blocked)|failure notice",
+    r"|message (?:was|has been) (?:rejected|refused|blocked)|failure notice"
+    r"|error delivering|has been postponed|advisory-only|could not be sent",
     re.I,
 )
 _MAILER_DAEMON_RE = re.compile(
@@ -547,6 +555,11 @@ def _parse_plain_bounce(msg: Message, text: str, report: ParsedReport) -> bool:
     _read_returned_message(msg, report)
     exclude = _not_recipients(msg, report)
     found = formats.plain_failures(text, exclude=exclude, prefer=failed)
+    if not found and not report.original_to:
+        copy = text[len(formats.error_section(text)) :]
+        to_line = re.search(r"^To:[ \t]*(.{1,500})$", copy, re.M | re.I)
+        if to_line:
+            report.original_to = formats.addresses_in(to_line.group(1))
     if not found and report.original_to:
         found = [(report.original_to[0], formats.error_section(text)[:1500])]
     if not found:
@@ -554,7 +567,7 @@ def _parse_plain_bounce(msg: Message, text: str, report: ParsedReport) -> bool:
     # The subject often states the reason (Domino, appliances): keep it in view.
     context = _unfold(f"{formats.error_section(text)[:3000]} {subject}")
     for address, words in found[:100]:
-        block = _heuristic_recipient(address, f"{words} {subject}")
+        block = _heuristic_recipient(address, words)
         block.context = context
         report.recipients.append(block)
     report.mta = formats.detect_mta(
@@ -625,6 +638,15 @@ _AUTO_SUBJECT_RE = re.compile(
     r"^(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheit"
     r"|absence|r[ée]ponse automatique|vacation|away from (the )?office|i am away"
     r"|i'm away|on leave|ooo\b)",
+    re.I,
+)
+
+
+# The first lines of an auto-reply sent without any of the headers above.
+_AUTO_TEXT_RE = re.compile(
+    r"\b(?:I am|I'm|I will be) (?:currently )?(?:out of (?:the )?office|away|on "
+    r"(?:vacation|holiday|leave))|this is an automated (?:response|reply)"
+    r"|automatic(?:ally generated)? (?:reply|response)|out of office",
     re.I,
 )
 
@@ -745,6 +767,19 @@ def _header(msg: Message, name: str) -> str:
     if value is None:
         return ""
     return _unfold(str(value))
+
+
+def _decoded_header(msg: Message, name: str) -> str:
+    """A header with RFC 2047 encoded words decoded (raw text when they are broken)."""
+    from email.header import decode_header, make_header
+
+    raw = _header(msg, name)
+    if "=?" not in raw:
+        return raw
+    try:
+        return _unfold(str(make_header(decode_header(raw))))
+    except Exception:  # noqa: BLE001 - a broken encoded word stays as it came
+        return raw
 
 
 def _unfold(value: str) -> str:

@@ -94,8 +94,7 @@ _NOT_RECIPIENT_LINE_RE = re.compile(
     re.I | re.M,
 )
 _DAEMON_RE = re.compile(
-    r"^(?:mailer-daemon|mailer_daemon|postmaster|post_master|abuse|noreply|no-reply|"
-    r"daemon|mail-daemon|bounce[s]?|root)@",
+    r"^(?:mailer-daemon|mailer_daemon|noreply|no-reply|daemon|mail-daemon|bounces?)@",
     re.I,
 )
 
@@ -111,10 +110,13 @@ _STRONG = [
         re.I | re.M,
     ),
     re.compile(r"<(" + ADDRESS + r")>\.\.\.", re.M),  # Sendmail "<a@b>... User unknown"
+    re.compile(r"\(expanded from:?[ \t]*<?(" + ADDRESS + r")>?\)", re.I),
 ]
 _WEAK = [
     re.compile(r"^[ \t]*<(" + ADDRESS + r")>:?", re.M),  # Postfix "<a@b>: host x said"
-    re.compile(r"^[ \t>*-]*(" + ADDRESS + r")[ \t]*(?:$|:|\(|on |<|\.\.\.)", re.M),
+    re.compile(
+        r"^[ \t>*\"'-]*(" + ADDRESS + r")[\"']?[ \t]*(?:$|:|\(|on |<|\.\.\.)", re.M
+    ),
     re.compile(
         r"^[ \t]*(?:Recipient|Recipients|Address|Addresses|Destinataire)"
         r"[ \t]*:[ \t]*<?(" + ADDRESS + r")>?",
@@ -181,10 +183,13 @@ def plain_failures(
     return out
 
 
+_PREFIX_RE = re.compile(r"^(?:smtp|rfc822|sip|mailto)[=:]", re.I)
+
+
 def _remember(
     positions: dict[str, int], address: str, at: int, exclude: set[str]
 ) -> None:
-    address = address.strip(".<>").lower()
+    address = _PREFIX_RE.sub("", address.strip(".<>'\"`")).lower()
     if address in exclude or _DAEMON_RE.match(address) or address in positions:
         return
     positions[address] = at

@@ -78,7 +78,7 @@ MESSAGE_TOO_BIG = _rx(
     r"(max(imum)?|fixed) (message )?size (limit )?(exceeded|exceeds)",
     r"message size exceeds",
     r"size exceeds (the )?(fixed |maximum |size )?(limit|maximum|value)",
-    r"exceeded (the )?maximum (inbound )?message size",
+    r"exceeded (the )?maximum (inbound |incoming )?message size",
     r"message (is )?larger than",
     r"message too large for this",
     r"\bsize limit\b",
@@ -236,6 +236,8 @@ POLICY = _rx(
     r"violat\w+ rfc",
     r"protocol violation",
     r"header error",
+    r"\bno [a-z-]{2,20} (header|field) given",
+    r"without [a-z-]{2,20}:? (header|field)s? (are|is) not accepted",
     r"headers? (are|is) not accepted",
     r"illegal attachment",
     r"members-only list",
@@ -302,7 +304,7 @@ SUSPENDED = _rx(
 FILTERED = _rx(
     r"refused due to recipient preferences",
     r"only accepting mail from specific",
-    r"not accepting any mail",
+    r"not accepting (any )?mail",
     r"resolver\.rst\.notauthorized",
     r"this account is protected by",
     r"user reject",
@@ -325,12 +327,16 @@ FILTERED = _rx(
 
 USER_UNKNOWN = _rx(
     r"(user|recipient|mailbox|address|account|addressee|person|e-?mail address|"
-    r"local[- ]part|mail ?box)[a-z' ]{0,12} (unknown|not found|not known|"
+    r"local[- ]part|mail ?box)(?: address| name| account|'s mailbox| mailbox| id)?"
+    r" (is )?(unknown|not found|not known|"
     r"does ?n[o']t exist|not exist|doesn't exist|invalid|not present|"
     r"not valid|unavailable|unavaiable|is not a known user|no longer (exists|valid|accepts))",
     r"unknown (user|recipient|mailbox|local[- ]?part|address|e-?mail ?address|alias)",
     r"no such (user|mailbox|recipient|address|person|account|local user)",
     r"invalid (recipient|mailbox|address|user|e-?mail address|destination)",
+    r"invalid (final delivery )?user ?id",
+    r"n'?existe pas",
+    r"does not have a final (e-?mail )?delivery point",
     r"(recipient|user) name is not recognized",
     r"check (if|that) (the )?(e-?mail )?address is correct",
     r"(recipient )?(e-?mail )?address is (possibly |probably )?(incorrect|wrong)",
@@ -386,6 +392,7 @@ USER_UNKNOWN = _rx(
 HOST_UNKNOWN = _rx(
     r"host (or domain name )?(not found|unknown)",
     r"unknown host",
+    r"\bhost \S{1,255} not found",
     r"domain (name )?(not found|does not exist|doesn't exist|must exist|"
     r"is not reachable|unknown|not resolvable)",
     r"no such (domain|host)",
@@ -420,7 +427,7 @@ NOT_ACCEPT = _rx(
 NETWORK_ERROR = _rx(
     r"(host|network) (is )?unreachable",
     r"no route to host",
-    r"connection (refused|reset|closed|dropped|lost)",
+    r"connection (refused|reset|closed|lost)",
     r"lost connection",
     r"(dns|name server|nameserver) (error|failure|timeout|lookup fail)",
     r"malformed (or unexpected )?name server reply",
@@ -478,6 +485,10 @@ EXPIRED = _rx(
     r"server did not respond",
     r"maximum time",
     r"no answer from host",
+    r"after \d+ attempt",
+    r"failed \d+ attempts",
+    r"could not initiate smtp conversation",
+    r"connection (was )?dropped",
     r"did not accept our requests to connect",
     r"retry timeout",
     r"(couldn'?t|could not|unable to) be delivered (for|within|in) ",
@@ -497,6 +508,7 @@ SYSTEM_ERROR = _rx(
     r"loops back to myself",
     r"aliasing/forwarding loop",
     r"(mail|routing|forwarding) loop",
+    r"\blooping\b",
     r"loop (detected|count)",
     r"too many hops",
     r"hop count exceeded",
