@@ -514,7 +514,8 @@ _BOUNCE_TEXT_RE = re.compile(
     r"|delivery status notification|mail delivery (?:failed|system|subsystem)"
     r"|trouble delivering|non[- ]?delivery|unable to send|rejected your message"
     r"|message (?:was|has been) (?:rejected|refused|blocked)|failure notice"
-    r"|error delivering|has been postponed|advisory-only|could not be sent",
+    r"|error delivering|has been postponed|advisory-only|could not be sent"
+    r"|automatically rejected",
     re.I,
 )
 _MAILER_DAEMON_RE = re.compile(
@@ -566,9 +567,12 @@ def _parse_plain_bounce(msg: Message, text: str, report: ParsedReport) -> bool:
         return False
     # The subject often states the reason (Domino, appliances): keep it in view.
     context = _unfold(f"{formats.error_section(text)[:3000]} {subject}")
+    delayed = bool(_DELAY_WORDS_RE.search(formats.error_section(text)[:5000]))
     for address, words in found[:100]:
         block = _heuristic_recipient(address, words)
         block.context = context
+        if delayed:
+            block.action = "delayed"
         report.recipients.append(block)
     report.mta = formats.detect_mta(
         " ".join([sender, subject, _header(msg, "Received")[:300], text[:3000]]),

@@ -197,6 +197,8 @@ def decide(
     if text_reason and status_reason and status_reason != text_reason:
         if text_reason in _GENERIC_TEXT and status_reason not in _GENERIC_STATUS:
             return Decision(status_reason, "status-over-generic-text", status)
+    if text_reason == "user_unknown" and phrases.AFTER_DATA.search(text):
+        return Decision("filtered", "user-unknown-after-data", status)
     if text_reason:
         if klass == "4" and not action and text_reason in _TEMPORARY_MEANS_DELAYED:
             # A synchronous 4xx "user unknown" is temporary by definition.
@@ -212,8 +214,10 @@ def decide(
             _SUBJECT_REASONS.get(parts[1], "undefined"), "status-class", status
         )
     if klass == "4":
-        if action in ("failed", "expired"):
-            return Decision("expired", "temporary-then-failed", status)
+        if action == "expired":
+            return Decision("expired", "action-expired", status)
+        if action == "failed":
+            return Decision("undefined", "temporary-then-failed", status)
         return Decision("delayed", "temporary-4xx", status)
     if code == 552:
         return Decision("mailbox_full", "reply-552", status)

@@ -140,6 +140,7 @@ BLOCKED = _rx(
     r"not currently accepting mail from your ip",
     r"mail from \S+ (is )?(refused|rejected|denied)",
     r"\bgo away\b",
+    r"service refus(e|ed)\b",
     r"sorry, your remotehost looks suspiciously like spammer",
     r"your (network|ip) is temporar(il)?y blacklisted",
     r"your server requires confirmation",
@@ -279,6 +280,7 @@ REJECTED = _rx(
     r"delivery not authorized, message refused",
     r"rule imposed mailbox access",
     r"emetteur invalide",
+    r"(may )?not have permission to post",
     r"\bin reply to mail from\b",
     r"after mail from",
 )
@@ -390,7 +392,9 @@ USER_UNKNOWN = _rx(
 )
 
 HOST_UNKNOWN = _rx(
-    r"host (or domain name )?(not found|unknown)",
+    r"host (or domain name )?(not found|unknown)(?!, try again)",
+    r"had no relevant answers",
+    r"responded with code nxdomain",
     r"unknown host",
     r"\bhost \S{1,255} not found",
     r"domain (name )?(not found|does not exist|doesn't exist|must exist|"
@@ -486,6 +490,7 @@ EXPIRED = _rx(
     r"maximum time",
     r"no answer from host",
     r"after \d+ attempt",
+    r"maximum (number of )?delivery attempts",
     r"failed \d+ attempts",
     r"could not initiate smtp conversation",
     r"connection (was )?dropped",
@@ -637,3 +642,17 @@ def text_reason(text: str) -> str:
 def normalise(text: str, limit: int = 4000) -> str:
     """Lower case, one space between words, bounded length."""
     return " ".join((text or "")[:limit].lower().split())
+
+
+# The failure came after DATA: the recipient was accepted at RCPT, so a
+# "user unknown" now is the recipient's filter refusing the message (Japanese
+# carriers answer so for senders the subscriber has blocked).
+AFTER_DATA = _rx(
+    r"in reply to end of data",
+    r"after end of data",
+    r"in reply to data command",
+    r"after data\b",
+    r"smtp command:? ?data\b",
+    r"-+ ?smtp command data",
+    r">>> data\b",
+)
