@@ -735,10 +735,30 @@ def _text_of(msg: Message) -> str:
 _TAG_RE = re.compile(r"<(?:br|p|div|tr|li|h\d)\b[^>]{0,500}>|<[^>]{0,2000}>", re.I)
 
 
+def _drop_blocks(text: str, names: tuple[str, ...]) -> str:
+    """``text`` without its ``<style>``/``<script>`` elements (linear: find, not
+    a backtracking regex)."""
+    lower = text.lower()
+    out: list[str] = []
+    at = 0
+    while True:
+        starts = [i for i in (lower.find(f"<{n}", at) for n in names) if i >= 0]
+        if not starts:
+            out.append(text[at:])
+            return " ".join(out)
+        start = min(starts)
+        name = next(n for n in names if lower.startswith(f"<{n}", start))
+        out.append(text[at:start])
+        end = lower.find(f"</{name}", start)
+        if end < 0:
+            return " ".join(out)
+        at = end + len(name) + 2
+
+
 def _strip_html(text: str) -> str:
     import html
 
-    text = re.sub(r"(?is)<(style|script)\b.{0,100000}?</\1>", " ", text[:500_000])
+    text = _drop_blocks(text[:500_000], ("style", "script"))
     text = _TAG_RE.sub(
         lambda m: (
             "\n"

@@ -72,7 +72,7 @@ def detect_mta(haystack: str, fallback: str = "") -> str:
 
 # Where the copy of the returned message starts (end of the error section).
 _COPY_RE = re.compile(
-    r"^[ \t>]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
+    r"^[ \t>]*(?:(?:-{2,}|={2,}|\*{2,})[ \t]*)?(?:"
     r"this is a copy of|below this line is a copy|original message|"
     r"returned message|the (?:original )?message (?:headers|header) (?:follow|was)|"
     r"(?:the )?header(?:s)? of (?:the )?original|"
