@@ -61,6 +61,9 @@ class Bounce(models.Model):
     tag = models.CharField(max_length=1000, blank=True, default="")
     description = models.TextField(blank=True, default="")
     details = models.TextField(blank=True, default="")
+    # The engine's reason (bounces/engine/table.py), "" when the caller set the
+    # type itself (bounce testing, SMTP API errors). Not part of Postmark's API.
+    reason = models.CharField(max_length=32, blank=True, default="")
     # Archive key of the raw report (DSN, ARF, SMTP transcript); "" if none.
     dump_key = models.CharField(max_length=255, blank=True, default="")
     inactive = models.BooleanField(default=False)

@@ -126,6 +126,7 @@ def report_ingest(
                 message=row.message,
                 email=row.email,
                 bounce_type=verdict.type,
+                reason=verdict.reason,
                 smtp_status=block.status,
                 diagnostic=block.diagnostic,
                 details=details,
@@ -382,13 +383,15 @@ def pool_bounces_record(
         server_id = row.message.server_id
         if server_id not in dump_keys:
             dump_keys[server_id] = _archive(server_id=server_id, raw=raw)
-        bounce_type = item.type or pool_bounce_verdict(item).type
+        verdict = pool_bounce_verdict(item)
+        bounce_type = item.type or verdict.type
         bounces.append(
             bounce_record(
                 server=row.message.server,
                 message=row.message,
                 email=row.email,
                 bounce_type=bounce_type,
+                reason=verdict.reason if bounce_type == verdict.type else "",
                 smtp_status=item.status,
                 diagnostic=item.diagnostic,
                 origin="pool_webhook",

@@ -107,11 +107,14 @@ def bounce_record(
     from_header: str = "",
     subject: str = "",
     tag: str = "",
+    reason: str = "",
 ) -> Bounce:
     """Record one bounce for ``email`` and apply its consequences, atomically.
 
     - ``bounce_type`` None: classified from ``smtp_status`` and ``diagnostic``
-      (``bounces.classify``); unknown names raise ``ValueError``.
+      (``bounces.classify``, the reason engine); unknown names raise
+      ``ValueError``. ``reason``: the engine's reason when the caller classified
+      (stored on the bounce for operators).
     - ``raw_report`` (DSN, ARF, SMTP transcript) is archived *before* the
       transaction (object storage is network I/O); or pass an already archived
       ``dump_key`` when one report yields several bounces.
@@ -134,7 +137,8 @@ def bounce_record(
     now = bounced_at or timezone.now()
     email = (email or "").strip()
     if bounce_type is None:
-        bounce_type = classify.classify(status=smtp_status, diagnostic=diagnostic).type
+        verdict = classify.classify(status=smtp_status, diagnostic=diagnostic)
+        bounce_type, reason = verdict.type, verdict.reason
     if bounce_type not in TYPE_CODES:
         raise ValueError(f"unknown bounce type {bounce_type!r}")
     stream = message.message_stream if message else (message_stream or "outbound")
@@ -167,6 +171,7 @@ def bounce_record(
             tag=context.tag,
             description=DESCRIPTIONS.get(bounce_type, ""),
             details=(details or diagnostic or smtp_status)[:10000],
+            reason=reason[:32],
             dump_key=dump_key,
             inactive=deactivation is not None,
             can_activate=deactivation[1] if deactivation else True,

@@ -109,6 +109,7 @@ def test_every_path_gives_the_same_verdict(
     ).startswith("250 ")
     bounce = Bounce.objects.get(email=row.email)
     types["bounce_mx"] = (bounce.type, bounce.inactive)
+    reasons = {"parse_bounce": verdict["Reason"], "bounce_mx": bounce.reason}
 
     # 3. Our pool webhook JSON.
     message = send(tenant, to="pool@example.net")
@@ -124,6 +125,7 @@ def test_every_path_gives_the_same_verdict(
     assert response.json()["Recorded"] == 1, response.content
     bounce = Bounce.objects.get(email="pool@example.net")
     types["pool_webhook"] = (bounce.type, bounce.inactive)
+    reasons["pool_webhook"] = bounce.reason
 
     # 4. A SendGrid Event Webhook "bounce" event.
     message = send(tenant, to="grid@example.net")
@@ -144,6 +146,7 @@ def test_every_path_gives_the_same_verdict(
     assert response.json()["Recorded"] == 1, response.content
     bounce = Bounce.objects.get(email="grid@example.net")
     types["sendgrid"] = (bounce.type, bounce.inactive)
+    reasons["sendgrid"] = bounce.reason
 
     # 5. A synchronous rejection during delivery (what the worker records).
     message = send(tenant, to="sync@example.net")
@@ -155,8 +158,10 @@ def test_every_path_gives_the_same_verdict(
         diagnostic=reply.format(rcpt="sync@example.net"),
     )
     types["delivery"] = (bounce.type, bounce.inactive)
+    reasons["delivery"] = bounce.reason
 
     assert set(types.values()) == {(expected, suppressed)}, types
+    assert len(set(reasons.values())) == 1 and "" not in reasons.values(), reasons
     assert Suppression.objects.filter(server=tenant.server).count() == (
         4 if suppressed else 0
     )
