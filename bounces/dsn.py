@@ -226,6 +226,10 @@ def _dsn_fields(part: Message) -> tuple[dict[str, str], list[dict[str, str]]]:
         if index == 0 and not names & {"final-recipient", "original-recipient"}:
             per_message = dict(reversed(group))
             continue
+        if blocks and not names & {"final-recipient", "original-recipient"}:
+            for name, value in group:  # the rest of the previous recipient's fields
+                blocks[-1].setdefault(name, value)
+            continue
         current: dict[str, str] | None = None
         for name, value in group:
             if (
@@ -266,6 +270,9 @@ def _complete_recipients(msg: Message, report: ParsedReport, text: str) -> None:
 
     failed = formats.addresses_in(_header(msg, "X-Failed-Recipients"))
     exclude = _not_recipients(msg, report)
+    # A multi-line reply ("550-5.7.1 ...") is cut to its first line in some
+    # MTAs' Diagnostic-Code (Sendmail); the session transcript has all of it.
+    transcript = " ".join(re.findall(r"^<<<[ \t]*(\d{3}[ -].{0,300})$", text, re.M))
     plain: list[tuple[str, str]] | None = None
     for index, block in enumerate(report.recipients):
         if not block.email:
@@ -283,6 +290,8 @@ def _complete_recipients(msg: Message, report: ParsedReport, text: str) -> None:
                     block.email = spare[0]
                 elif index < len(report.original_to):
                     block.email = report.original_to[index]
+        if transcript and re.search(r"\b\d{3}-\d", block.diagnostic[:20]):
+            block.diagnostic = _unfold(f"{block.diagnostic} {transcript}")[:1500]
         if block.email and _needs_words(block.diagnostic):
             words = _words_about(block.email, text)
             if words:

@@ -110,8 +110,6 @@ _GENERIC_TEXT = {
     "system_error",
     "syntax_error",
     "network_error",
-    "security_error",
-    "policy_violation",
     "host_unknown",
 }
 # Status reasons that are themselves generic: the text wins over them.
@@ -179,6 +177,51 @@ def decide(
     reply code of a synchronous rejection; ``subject``: the report's subject,
     used only for auto-replies.
     """
+    decision = _decide(
+        status=status,
+        diagnostic=diagnostic,
+        action=action,
+        kind=kind,
+        smtp_code=smtp_code,
+        subject=subject,
+    )
+    final = (action or "").strip().lower() == "failed"
+    if (
+        final
+        and decision.status[:1] == "4"
+        and decision.reason in _EXPIRE_WHEN_GIVEN_UP
+        and (decision.reason != "undefined" or not decision.status.endswith(".0.0"))
+    ):
+        # A report that failed on a temporary reply: the sender gave up after
+        # retrying (queue lifetime, retry timeout). The words say why it kept
+        # failing, the verdict is that it expired.
+        return Decision("expired", f"gave-up/{decision.rule}", decision.status)
+    return decision
+
+
+# Reasons that become ``expired`` when delivery was given up on a 4xx: the
+# remote never refused for good. Words that name a block, a filter, a full
+# mailbox or a dead domain keep their reason.
+_EXPIRE_WHEN_GIVEN_UP = {
+    "undefined",
+    "network_error",
+    "expired",
+    "user_unknown",
+    "has_moved",
+    "bad_address",
+    "syntax_error",
+}
+
+
+def _decide(
+    *,
+    status: str = "",
+    diagnostic: str = "",
+    action: str = "",
+    kind: str = "",
+    smtp_code: int | None = None,
+    subject: str = "",
+) -> Decision:
     text = phrases.normalise(diagnostic)
     status = most_specific(_clean_status(status), enhanced_status(text))
     action = (action or "").strip().lower()

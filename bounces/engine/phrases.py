@@ -121,7 +121,7 @@ BLOCKED = _rx(
     r"\bbarracudacentral\b",
     r"\bsorbs\b",
     r"\b(rbl|dnsbl|rbl-?plus)\b",
-    r"\b(black|block|deny|ban)[ -]?list(ed)?\b",
+    r"\b(black|block|deny|ban)[ -]?list(ed)?\b(?! url)",
     r"(?<!not )listed (at|in|on|by) ",
     r"(?<!not )\bis listed\b",
     r"(poor|bad|low)( email)? reputation",
@@ -286,7 +286,7 @@ REJECTED = _rx(
 )
 
 SUSPENDED = _rx(
-    r"(account|mailbox|user|address|recipient)[a-z ]{0,20}(is |has been |was )?"
+    r"(account|mailbox|user|address|recipient)[a-z ]{0,30}(is |has been |was )?"
     r"(currently )?(suspended|disabled|deactivated|inactive|frozen|locked|"
     r"discontinued|blocked for inactivity|not active)",
     r"temporar(il)?y (inactive|locked|disabled)",
@@ -475,6 +475,7 @@ EXPIRED = _rx(
     r"timed out",
     r"time ?out",
     r"delivery time expired",
+    r"envelope expired",
     r"giving up",
     r"gave up",
     r"retry (time|timeout) (not reached|exceeded)",
@@ -521,6 +522,7 @@ SYSTEM_ERROR = _rx(
     r"recipient deferred because there is no mdb",
     r"could not load drd",
     r"internal (server )?error",
+    r"upstream error",
     r"mail system full",
     r"system (is )?(full|overloaded|busy)",
     r"disk full",
