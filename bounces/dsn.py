@@ -67,6 +67,8 @@ class ParsedReport:
     original_return_path: str = ""  # its Return-Path (our VERP address)
     original_to: list[str] = field(default_factory=list)
     original_from: list[str] = field(default_factory=list)
+    # The envelope recipient in the returned message's Received "for <...>".
+    original_received_for: str = ""
     # ARF (RFC 5965) fields.
     feedback_type: str = ""
     user_agent: str = ""
@@ -418,7 +420,7 @@ def _parse_arf(msg: Message, report: ParsedReport) -> None:
         report.summary = _decoded_text(text_part)[:2000]
     _read_returned_message(msg, report)
     if not rcpts:
-        rcpts = report.original_to[:1] or [""]
+        rcpts = report.original_to[:1] or [report.original_received_for]
     if not report.original_return_path:
         report.original_return_path = _bare_address(
             fields.get("original-mail-from", "")
@@ -485,6 +487,13 @@ def _take_headers(headers: Message, report: ParsedReport) -> None:
         )
         if "@" in address
     ]
+    for received in headers.get_all("Received") or []:
+        match = re.search(
+            r"\bfor\s+<?([^\s<>;@]{1,64}@[^\s<>;]{1,255})>?", str(received)
+        )
+        if match:
+            report.original_received_for = match.group(1).lower().rstrip(".")
+            break
     report.original_from = [
         address.lower()
         for _name, address in getaddresses(

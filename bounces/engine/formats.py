@@ -110,8 +110,9 @@ _STRONG = [
         re.I | re.M,
     ),
     re.compile(r"<(" + ADDRESS + r")>\.\.\.", re.M),  # Sendmail "<a@b>... User unknown"
-    re.compile(r"\(expanded from:?[ \t]*<?(" + ADDRESS + r")>?\)", re.I),
 ]
+# "addr (expanded from: alias)": the alias is the address that was sent to.
+_EXPANDED_RE = re.compile(r"\(expanded from:?[ \t]*<?(" + ADDRESS + r")>?\)", re.I)
 _WEAK = [
     re.compile(r"^[ \t]*<(" + ADDRESS + r")>:?", re.M),  # Postfix "<a@b>: host x said"
     re.compile(
@@ -162,6 +163,8 @@ def plain_failures(
         if not positions:
             for match in ADDRESS_RE.finditer(cleaned):
                 _remember(positions, match.group(0), match.start(), exclude)
+    for match in _EXPANDED_RE.finditer(cleaned):
+        _remember(positions, match.group(1), match.start(), set())
     for address in prefer or []:
         address = address.lower()
         if address not in positions:
