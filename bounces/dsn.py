@@ -1,4 +1,6 @@
 """Pure parsing of bounce reports: no ORM, no I/O, bytes in, dataclasses out.
+The MIME layer of the reason engine (``bounces.engine`` classifies what this
+module finds; docs/bounces.md lists the formats).
 
 Understands
 - RFC 3464 delivery status notifications (``multipart/report;
@@ -6,14 +8,16 @@ Understands
   ``Original-Recipient``, ``Action``, ``Status``, ``Diagnostic-Code``,
   ``Remote-MTA`` and the returned message (``message/rfc822`` or
   ``text/rfc822-headers``, RFC 6522) with its ``Message-ID`` and
-  ``X-PM-Message-Id``;
-- RFC 5965 ARF spam complaints (``multipart/report; report-type=feedback-report``);
-- non-standard, plain-text bounces by their well-known shapes (qmail's "Hi. This
-  is the qmail-send program", Exim's "The following address(es) failed", old
-  Exchange "Delivery has failed to these recipients", Gmail's "Address not found"
-  text, and generic mailer-daemon messages);
+  ``X-PM-Message-Id``; what a DSN leaves out (a missing or broken recipient, an
+  empty or cut diagnostic) is completed from ``X-Failed-Recipients``, the
+  human-readable text and the returned message;
+- RFC 5965 ARF spam complaints (``multipart/report; report-type=feedback-report``)
+  and Microsoft JMRP complaints;
+- non-standard, plain-text bounces of any MTA (``bounces.engine.formats``: qmail,
+  Exim, old Sendmail, Exchange, Domino, Gmail, appliances ...);
+- Amazon SES notifications mailed as JSON (``bounces.engine.feeds``);
 - out-of-office / vacation auto-replies (RFC 3834 ``Auto-Submitted``, the
-  ``X-Autoreply``/``X-Autorespond`` family, subject patterns).
+  ``X-Autoreply``/``X-Autorespond`` family, subject patterns, first lines).
 
 ``parse_report`` never raises on hostile or malformed input: anything it cannot
 read becomes ``kind="unknown"``.
@@ -274,7 +278,6 @@ def _complete_recipients(msg: Message, report: ParsedReport, text: str) -> None:
     exclude = _not_recipients(msg, report)
     # A multi-line reply ("550-5.7.1 ...") is cut to its first line in some
     # MTAs' Diagnostic-Code (Sendmail); the session transcript has all of it.
-    transcript = " ".join(re.findall(r"^<<<[ \t]*(\d{3}[ -].{0,300})$", text, re.M))
     plain: list[tuple[str, str]] | None = None
     for index, block in enumerate(report.recipients):
         if not block.email:
@@ -292,8 +295,10 @@ def _complete_recipients(msg: Message, report: ParsedReport, text: str) -> None:
                     block.email = spare[0]
                 elif index < len(report.original_to):
                     block.email = report.original_to[index]
-        if transcript and re.search(r"\b\d{3}-\d", block.diagnostic[:20]):
-            block.diagnostic = _unfold(f"{block.diagnostic} {transcript}")[:1500]
+        if re.search(r"\b\d{3}-\d", block.diagnostic[:20]):
+            transcript = formats.transcript_for(block.email, text)
+            if transcript:
+                block.diagnostic = _unfold(f"{block.diagnostic} {transcript}")[:1500]
         if block.email and _needs_words(block.diagnostic):
             words = _words_about(block.email, text)
             if words:
@@ -448,11 +453,6 @@ def _is_jmrp(msg: Message) -> bool:
     return False
 
 
-def _fields_from_text(text: str) -> dict[str, str]:
-    headers = message_from_string(text.strip() + "\n\n", policy=policy.compat32)
-    return {k.lower(): _unfold(str(v)) for k, v in headers.items()}
-
-
 # --- The returned message -------------------------------------------------------
 
 
@@ -585,7 +585,8 @@ def _parse_plain_bounce(msg: Message, text: str, report: ParsedReport) -> bool:
         return False
     # The subject often states the reason (Domino, appliances): keep it in view.
     context = _unfold(f"{formats.error_section(text)[:3000]} {subject}")
-    delayed = bool(_DELAY_WORDS_RE.search(formats.error_section(text)[:5000]))
+    section = formats.error_section(text)[:5000]
+    delayed = bool(_DELAY_WORDS_RE.search(section)) and not _GAVE_UP_RE.search(section)
     for address, words in found[:100]:
         block = _heuristic_recipient(address, words)
         block.context = context
@@ -618,6 +619,14 @@ _DELAY_WORDS_RE = re.compile(
     r"|temporarily deferred.{0,80}will be retried|delivery attempts will continue"
     r"|will be retried|temporary (?:failure|problem)|will try again|retry(?:ing)? for"
     r"|\bwarning\b.{0,20}could not (?:send|deliver)",
+    re.I,
+)
+
+
+# Words that say delivery was given up, whatever else the report says.
+_GAVE_UP_RE = re.compile(
+    r"envelope expired|giving up|gave up|retry timeout exceeded|in the queue too long"
+    r"|permanent(?:ly)? (?:error|failure|fatal)|delivery time expired",
     re.I,
 )
 

@@ -230,6 +230,8 @@ def _decide(
     if kind == "autoreply":
         return Decision(reply_kind(subject=subject, text=diagnostic), "auto-reply", "")
     if action == "delayed":
+        if phrases.GAVE_UP.search(text):
+            return Decision("expired", "delayed-but-expired", status)
         return Decision("delayed", "dsn-delayed", status)
 
     code = smtp_code or smtp_reply_code(text)

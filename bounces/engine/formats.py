@@ -125,7 +125,33 @@ _WEAK = [
     ),
 ]
 # The remote server's answers in a Sendmail-style session transcript.
-_TRANSCRIPT_RE = re.compile(r"^[ \t]*<<<[ \t]*([45]\d\d[^\n]{0,300})$", re.M)
+_TRANSCRIPT_LINE_RE = re.compile(r"^[ \t]*(<<<|>>>)[ \t]*([^\n]{0,300})$", re.M)
+_RCPT_RE = re.compile(r"^RCPT TO:[ \t]*<?(" + ADDRESS + r")>?", re.I)
+
+
+def transcript_for(address: str, text: str) -> str:
+    """The remote server's error replies in a Sendmail-style session transcript
+    (``>>> RCPT To:<a>`` / ``<<< 550 ...``) that concern ``address``: the replies
+    to its own RCPT command, else those to commands naming no recipient (DATA,
+    MAIL, the greeting)."""
+    own: list[str] = []
+    shared: list[str] = []
+    current: str | None = None
+    for match in _TRANSCRIPT_LINE_RE.finditer(text[:200_000]):
+        direction, line = match.groups()
+        if direction == ">>>":
+            rcpt = _RCPT_RE.match(line)
+            current = rcpt.group(1).lower() if rcpt else None
+            continue
+        if line[:1] not in ("4", "5"):
+            continue
+        if current is None:
+            shared.append(line)
+        elif current == address.lower():
+            own.append(line)
+    return " ".join(own or shared)
+
+
 _TO_LINE_RE = re.compile(r"^[ \t>]*(?:to|cc)[ \t]*:.*$", re.I | re.M)
 
 
@@ -170,7 +196,6 @@ def plain_failures(
         if address not in positions:
             found = cleaned.lower().find(address)
             positions[address] = found if found >= 0 else len(cleaned)
-    transcript = " ".join(_TRANSCRIPT_RE.findall(section))
     ordered = sorted(positions.items(), key=lambda item: item[1])
     out = []
     for index, (address, start) in enumerate(ordered):
@@ -180,6 +205,7 @@ def plain_failures(
         diagnostic = cleaned[start:stop][:1500]
         if len(diagnostic.strip()) <= len(address) + 4:
             diagnostic = cleaned[:2000]
+        transcript = transcript_for(address, section)
         if transcript:
             diagnostic = f"{transcript} {diagnostic}"
         out.append((address, diagnostic))

@@ -658,3 +658,13 @@ AFTER_DATA = _rx(
     r"-+ ?smtp command data",
     r">>> data\b",
 )
+
+# Delivery was given up: an expiry, even in a report that calls itself a delay.
+GAVE_UP = _rx(
+    r"envelope expired",
+    r"giving up",
+    r"gave up",
+    r"retry timeout exceeded",
+    r"delivery time expired",
+    r"in the queue too long",
+)
