@@ -805,6 +805,8 @@ def _decoded_text(part: Message) -> str:
         payload = None
     if isinstance(payload, bytes):
         charset = part.get_content_charset() or "utf-8"
+        if b"\x1b$B" in payload[:100_000] and charset in ("utf-8", "us-ascii"):
+            charset = "iso-2022-jp"  # Japanese mail that did not declare it
         try:
             return payload.decode(charset, errors="replace")
         except LookupError:

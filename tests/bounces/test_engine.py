@@ -151,6 +151,19 @@ def test_arbitrary_bytes_never_crash_the_parser(raw):
     assert analyse(raw).as_json()["Bounce"] in (True, False)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=600),
+    st.text(max_size=12),
+    st.sampled_from(["", "failed", "delayed", "x"]),
+)
+def test_any_text_gets_a_reason_of_the_table(text, status, action):
+    verdict = classify(status=status, diagnostic=text, action=action)
+    assert verdict.reason in REASONS
+    assert verdict.type == REASONS[verdict.reason].type
+    assert verdict.suppress == REASONS[verdict.reason].suppress
+
+
 _HEADERS = st.sampled_from(
     [
         b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n",
