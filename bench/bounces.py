@@ -1,16 +1,27 @@
-"""Bounce-path benchmark: parsing, the send-path suppression check, the bounce
-list, and bounce_record.
+"""Bounce-path benchmark: classification accuracy on the labelled corpus and,
+with ``--perf``, performance (parsing, the send-path suppression check, the
+bounce list, bounce_record).
 
-Usage (from the repository root, PostgreSQL running)::
+Usage (from the repository root)::
 
-    python bench/bounces.py                       # defaults below
-    python bench/bounces.py --suppressions 100000 --bounces 200000 --runs 5
-    python bench/bounces.py --db postgres://postgres@127.0.0.1:5432/bench_bounces \\
+    python bench/bounces.py                       # accuracy on the corpus
+    python bench/bounces.py --misses              # ... and list every miss
+    python bench/bounces.py --perf                # performance, defaults below
+    python bench/bounces.py --perf --suppressions 100000 --bounces 200000 --runs 5
+    python bench/bounces.py --perf --db postgres://postgres@127.0.0.1:5432/bench_bounces \\
         --json var/bench/bounces.json
 
-Measures, each as the **median over ``--runs`` runs**:
+Accuracy (no database) over ``tests/fixtures/bounces/corpus/*/expected.json``
+(``bounces.engine.evaluate``): *recipient found* (every expected recipient is
+among the engine's failed recipients), *suppress agrees* (over all files;
+non-bounces count as "no suppress"), *type agrees* (over all files; "not a
+bounce" counts as a type), crashes, files and distinct MTAs, and a per-source
+and per-MTA breakdown of misses.
 
-- ``parse_per_s``: ``bounces.dsn.parse_report`` + ``classify`` over every
+Performance (``--perf``, PostgreSQL running) measures, each as the **median over
+``--runs`` runs**:
+
+- ``parse_per_s``: ``bounces.engine.analyse`` (parse + classify) over every
   ``tests/fixtures/bounces/*.eml`` sample (reports per second, one core);
 - ``inactive_lookup_ms``: ``bounces.selectors.inactive_recipients`` for a full
   batch (500 messages × 50 recipients = 25 000 addresses, 1 % of them
@@ -53,7 +64,54 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--records", type=int, default=200)
     parser.add_argument("--parse-rounds", type=int, default=20)
     parser.add_argument("--json", dest="json_path", default="")
+    parser.add_argument(
+        "--perf", action="store_true", help="run the performance measurements"
+    )
+    parser.add_argument("--misses", action="store_true", help="list every miss")
     return parser.parse_args()
+
+
+def accuracy(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(ROOT))
+    from bounces.engine.evaluate import evaluate
+
+    report = evaluate()
+    summary = report.summary()
+    print("Bounce classification accuracy on the corpus")
+    print(
+        f"  files {summary['files']}, distinct MTAs/providers "
+        f"{summary['distinct_mtas']}, crashes {summary['crashes']}"
+    )
+    print(f"  recipient found  {summary['recipient_found_pct']:5.1f} %  (target >= 97)")
+    print(f"  suppress agrees  {summary['suppress_agrees_pct']:5.1f} %  (target >= 97)")
+    print(f"  type agrees      {summary['type_agrees_pct']:5.1f} %  (target >= 93)")
+    for key, title in (("source", "per source"), ("mta", "per MTA (misses only)")):
+        print(f"\n{title}: files / recipient miss / suppress miss / type miss")
+        for name, row in report.breakdown(key).items():
+            misses = row["recipient_miss"] + row["suppress_miss"] + row["type_miss"]
+            if key == "mta" and not misses:
+                continue
+            print(
+                f"  {name[:48]:48} {row['files']:4} {row['recipient_miss']:4}"
+                f" {row['suppress_miss']:4} {row['type_miss']:4}"
+            )
+    if args.misses:
+        print("\nmisses:")
+        for o in report.outcomes:
+            if o.recipient_ok is False or not o.suppress_ok or not o.type_ok:
+                want = o.expected
+                got = o.got
+                print(
+                    f"  {o.source}/{o.name} [{o.mta}] want "
+                    f"{want.get('reason') if want.get('bounce') else 'not a bounce'}"
+                    f"/{want.get('type')} {want.get('recipients')} got "
+                    f"{got.get('Reason') if got.get('Bounce') else 'not a bounce'}"
+                    f"/{got.get('Type')} {got.get('Recipients')}"
+                    + (f" CRASH {o.crashed}" if o.crashed else "")
+                )
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(json.dumps(summary, indent=2))
 
 
 def ensure_database(url: str) -> None:
@@ -89,15 +147,13 @@ def timed(func, repeat: int = 1) -> float:
 
 
 def bench_parse(rounds: int) -> float:
-    from bounces import classify, dsn
+    from bounces.engine import analyse
 
     samples = [p.read_bytes() for p in (ROOT / "tests/fixtures/bounces").glob("*.eml")]
 
     def work() -> None:
         for raw in samples:
-            report = dsn.parse_report(raw)
-            for block in report.recipients:
-                classify.classify_recipient(block, kind=report.kind)
+            analyse(raw)
 
     seconds = timed(work, rounds)
     return len(samples) / seconds
@@ -160,6 +216,9 @@ def seed(server, *, suppressions: int, bounces: int) -> None:
 
 def main() -> None:
     args = parse_args()
+    if not args.perf:
+        accuracy(args)
+        return
     ensure_database(args.db)
     setup_django(args.db)
     from accounts import services as accounts

@@ -12,8 +12,8 @@ from .models import Bounce, Suppression, UnmatchedReport
 
 @admin.register(Bounce)
 class BounceAdmin(admin.ModelAdmin):
-    list_display = ("id", "server", "type", "email", "inactive", "bounced_at")
-    list_filter = ("type", "inactive")
+    list_display = ("id", "server", "type", "reason", "email", "inactive", "bounced_at")
+    list_filter = ("type", "reason", "inactive")
     search_fields = ("email", "message_uuid")
     raw_id_fields = ("server", "message")
 

@@ -7,6 +7,9 @@ from django.db import models
 from accounts.models import Server
 from messages.models import Message
 
+# Postmark's numeric TypeCode per type, kept with the reason table (pure code).
+from .engine.table import TYPE_CODES  # noqa: F401 - re-exported
+
 
 class BounceType(models.TextChoices):
     """Postmark's bounce types; ``TYPE_CODES`` maps them to numeric TypeCode."""
@@ -35,30 +38,7 @@ class BounceType(models.TextChoices):
     TEMPLATE_RENDERING_FAILED = "TemplateRenderingFailed", "Template rendering failed"
 
 
-TYPE_CODES: dict[str, int] = {
-    "HardBounce": 1,
-    "Transient": 2,
-    "Unsubscribe": 16,
-    "Subscribe": 32,
-    "AutoResponder": 64,
-    "AddressChange": 128,
-    "DnsError": 256,
-    "SpamNotification": 512,
-    "OpenRelayTest": 1024,
-    "Unknown": 2048,
-    "SoftBounce": 4096,
-    "VirusNotification": 8192,
-    "ChallengeVerification": 16384,
-    "BadEmailAddress": 100000,
-    "SpamComplaint": 100001,
-    "ManuallyDeactivated": 100002,
-    "Unconfirmed": 100003,
-    "Blocked": 100006,
-    "SMTPApiError": 100007,
-    "InboundError": 100008,
-    "DMARCPolicy": 100009,
-    "TemplateRenderingFailed": 100010,
-}
+# Postmark's numeric TypeCode per type (kept with the reason table, pure code).
 
 
 class Bounce(models.Model):
@@ -81,6 +61,9 @@ class Bounce(models.Model):
     tag = models.CharField(max_length=1000, blank=True, default="")
     description = models.TextField(blank=True, default="")
     details = models.TextField(blank=True, default="")
+    # The engine's reason (bounces/engine/table.py), "" when the caller set the
+    # type itself (bounce testing, SMTP API errors). Not part of Postmark's API.
+    reason = models.CharField(max_length=32, blank=True, default="")
     # Archive key of the raw report (DSN, ARF, SMTP transcript); "" if none.
     dump_key = models.CharField(max_length=255, blank=True, default="")
     inactive = models.BooleanField(default=False)

@@ -9,7 +9,6 @@ reported address. Reports that match nothing are kept as ``UnmatchedReport``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,8 @@ from messages.models import Message, Recipient
 from messages.verp import verp_decode
 from postmark_clone.errors import ApplicationError
 
-from . import classify, dsn
+from . import dsn, engine
+from .engine import feeds
 from .models import TYPE_CODES, Bounce, UnmatchedReport
 from .selectors import return_path_domains
 from .services import bounce_record
@@ -91,6 +91,8 @@ def report_ingest(
     failures = [r for r in report.recipients if r.action.lower() not in SUCCESS_ACTIONS]
     if report.kind == dsn.KIND_DSN and report.recipients and not failures:
         return IngestResult(ignored="success notification")
+    if engine.not_a_complaint(report):
+        return IngestResult(ignored=engine.not_a_complaint(report))
 
     targets = _targets_by_verp(rcpt_tos, report)
     if not targets and report.kind != dsn.KIND_UNKNOWN:
@@ -116,7 +118,7 @@ def report_ingest(
     dump_key = _archive(server_id=server_id, raw=raw)
     result = IngestResult()
     for row, block in targets:
-        verdict = classify.classify_recipient(block, kind=report.kind)
+        verdict = engine.classify_block(block, report)
         details = block.diagnostic or report.summary[:1000]
         if report.kind == dsn.KIND_ARF:
             details = f"Feedback-Type: {report.feedback_type or 'abuse'}"
@@ -128,6 +130,7 @@ def report_ingest(
                 message=row.message,
                 email=row.email,
                 bounce_type=verdict.type,
+                reason=verdict.reason,
                 smtp_status=block.status,
                 diagnostic=block.diagnostic,
                 details=details,
@@ -239,7 +242,7 @@ def _keep_unmatched(
     dump_key = _archive(server_id=0, raw=raw)
     block = report.first_failure if report else None
     if report is not None and block is not None and not bounce_type:
-        bounce_type = classify.classify_recipient(block, kind=report.kind).type
+        bounce_type = engine.classify_block(block, report).type
     return UnmatchedReport.objects.create(
         source=source,
         received_at=timezone.now(),
@@ -261,27 +264,36 @@ def _keep_unmatched(
 
 @dataclass
 class PoolBounce:
-    """One bounce as reported by a pool node, before mapping."""
+    """One bounce as reported by a pool node or provider, before mapping."""
 
     email: str
     message_id: str = ""
     verp: str = ""
     status: str = ""
     diagnostic: str = ""
-    type: str | None = None
+    type: str | None = None  # a Postmark type the reporter insists on
     permanent: bool = False  # the reporter says permanent (SES "Permanent")
+    action: str = ""  # failed | delayed | complained
+    hint: str = ""  # the reason the provider's category implies (SES sub-type)
 
 
 def pool_bounces_from_json(payload: Any) -> list[PoolBounce]:
-    """Our documented JSON (one object or a list) or an Amazon SES notification
-    delivered through SNS → ``PoolBounce`` items. Raises ``ApplicationError`` 300
-    for malformed input. Pure."""
-    if isinstance(payload, dict) and payload.get("Type") in (
-        "Notification",
-        "SubscriptionConfirmation",
-        "UnsubscribeConfirmation",
-    ):
-        return _ses_bounces(payload)
+    """Our documented JSON (one object or a list), an Amazon SES notification
+    delivered through SNS, or SendGrid Event Webhook events → ``PoolBounce``
+    items. Raises ``ApplicationError`` 300 for malformed input. Pure."""
+    if feeds.is_sns_envelope(payload):
+        try:
+            return [_from_feed(item) for item in feeds.ses_items(payload)]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ApplicationError(300, "SNS 'Message' is not SES JSON.") from exc
+    if feeds.is_sendgrid_events(payload):
+        items = payload if isinstance(payload, list) else [payload]
+        if len(items) > 500:
+            raise ApplicationError(300, "Send 1 to 500 events per request.")
+        try:
+            return [_from_feed(item) for item in feeds.sendgrid_items(items)]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ApplicationError(300, "Malformed SendGrid event.") from exc
     items = payload if isinstance(payload, list) else [payload]
     if not items or len(items) > 500:
         raise ApplicationError(300, "Send one bounce object or a list of 1 to 500.")
@@ -312,6 +324,19 @@ def pool_bounces_from_json(payload: Any) -> list[PoolBounce]:
     return out
 
 
+def _from_feed(item: feeds.FeedItem) -> PoolBounce:
+    return PoolBounce(
+        email=item.email,
+        message_id=item.message_id,
+        verp=item.verp,
+        status=item.status,
+        diagnostic=item.diagnostic,
+        permanent=item.permanent,
+        action=item.action,
+        hint=item.hint,
+    )
+
+
 def _str(value: Any) -> str:
     if value is None:
         return ""
@@ -320,79 +345,16 @@ def _str(value: Any) -> str:
     return str(value).strip()
 
 
-def _ses_bounces(envelope: dict[str, Any]) -> list[PoolBounce]:
-    """Amazon SES bounce/complaint notifications (SES "Notification contents"
-    documentation) wrapped in an SNS HTTP notification."""
-    if envelope.get("Type") != "Notification":
-        return []  # subscription (un)confirmations carry no bounce
-    try:
-        inner = json.loads(envelope.get("Message") or "")
-    except (TypeError, ValueError) as exc:
-        raise ApplicationError(300, "SNS 'Message' is not SES JSON.") from exc
-    if not isinstance(inner, dict):
-        raise ApplicationError(300, "SNS 'Message' is not SES JSON.")
-    kind = inner.get("notificationType") or inner.get("eventType")
-    mail = inner.get("mail") or {}
-    headers = {
-        str(h.get("name", "")).lower(): str(h.get("value", ""))
-        for h in mail.get("headers") or []
-        if isinstance(h, dict)
-    }
-    message_id = headers.get("x-pm-message-id", "")
-    verp = str(mail.get("source") or "")
-    if kind == "Bounce":
-        bounce = inner.get("bounce") or {}
-        bounce_type = _ses_bounce_type(
-            str(bounce.get("bounceType", "")), str(bounce.get("bounceSubType", ""))
-        )
-        return [
-            PoolBounce(
-                email=str(r.get("emailAddress", "")),
-                message_id=message_id,
-                verp=verp,
-                status=str(r.get("status") or ""),
-                diagnostic=str(r.get("diagnosticCode") or ""),
-                type=bounce_type,
-                permanent=bounce.get("bounceType") == "Permanent",
-            )
-            for r in bounce.get("bouncedRecipients") or []
-            if isinstance(r, dict)
-        ]
-    if kind == "Complaint":
-        complaint = inner.get("complaint") or {}
-        feedback = complaint.get("complaintFeedbackType") or "abuse"
-        if complaint.get("complaintSubType") == "OnAccountSuppressionList":
-            return []  # SES refused to send: not a complaint about our mail
-        return [
-            PoolBounce(
-                email=str(r.get("emailAddress", "")),
-                message_id=message_id,
-                verp=verp,
-                diagnostic=f"Feedback-Type: {feedback}",
-                type="SpamComplaint",
-            )
-            for r in complaint.get("complainedRecipients") or []
-            if isinstance(r, dict)
-        ]
-    return []  # Delivery, Send, ... notifications: nothing to record
-
-
-def _ses_bounce_type(bounce_type: str, sub_type: str) -> str | None:
-    """SES's bounceType/bounceSubType → ours; ``None`` = classify the text."""
-    if bounce_type == "Transient":
-        return {
-            "MailboxFull": "SoftBounce",
-            "ContentRejected": "Blocked",
-            "AttachmentRejected": "Blocked",
-            "MessageTooLarge": "SoftBounce",
-        }.get(sub_type, "Transient")
-    if bounce_type == "Permanent":
-        return {
-            "NoEmail": "HardBounce",
-            "Suppressed": "HardBounce",
-            "OnAccountSuppressionList": "HardBounce",
-        }.get(sub_type)
-    return "Unknown"
+def pool_bounce_verdict(item: PoolBounce) -> engine.Verdict:
+    """The one classifier's verdict on a pool/provider item (its ``Type``, when
+    the reporter gave one, is applied by the caller)."""
+    return engine.classify(
+        status=item.status,
+        diagnostic=item.diagnostic,
+        action=item.action,
+        kind="arf" if item.action == "complained" else "",
+        hint=item.hint,
+    )
 
 
 def pool_bounces_record(
@@ -425,21 +387,15 @@ def pool_bounces_record(
         server_id = row.message.server_id
         if server_id not in dump_keys:
             dump_keys[server_id] = _archive(server_id=server_id, raw=raw)
-        bounce_type = item.type
-        if bounce_type is None:
-            bounce_type = classify.classify(
-                status=item.status, diagnostic=item.diagnostic
-            ).type
-            if bounce_type == "Unknown" and (
-                item.permanent or item.status.startswith("5")
-            ):
-                bounce_type = "HardBounce"
+        verdict = pool_bounce_verdict(item)
+        bounce_type = item.type or verdict.type
         bounces.append(
             bounce_record(
                 server=row.message.server,
                 message=row.message,
                 email=row.email,
                 bounce_type=bounce_type,
+                reason=verdict.reason if bounce_type == verdict.type else "",
                 smtp_status=item.status,
                 diagnostic=item.diagnostic,
                 origin="pool_webhook",

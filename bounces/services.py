@@ -65,10 +65,13 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # Types that make the address inactive on the message's stream, and whether the
-# tenant may reactivate it (postmark-api.md §4: only hard bounces and spam
-# complaints are confirmed to deactivate; complaints cannot be undone).
+# tenant may reactivate it (postmark-api.md §4: hard bounces and spam complaints
+# deactivate; complaints cannot be undone).
+# BadEmailAddress (5.1.3, an address that cannot exist) suppresses too, as the
+# reason table of bounces/engine/table.py says; Postmark lists it as HardBounce.
 DEACTIVATING: dict[str, tuple[str, bool]] = {
     "HardBounce": (Suppression.Reason.HARD_BOUNCE, True),
+    "BadEmailAddress": (Suppression.Reason.HARD_BOUNCE, True),
     "SpamComplaint": (Suppression.Reason.SPAM_COMPLAINT, False),
 }
 # Types that are not a failed delivery of the message to the recipient: the
@@ -104,11 +107,14 @@ def bounce_record(
     from_header: str = "",
     subject: str = "",
     tag: str = "",
+    reason: str = "",
 ) -> Bounce:
     """Record one bounce for ``email`` and apply its consequences, atomically.
 
     - ``bounce_type`` None: classified from ``smtp_status`` and ``diagnostic``
-      (``bounces.classify``); unknown names raise ``ValueError``.
+      (``bounces.classify``, the reason engine); unknown names raise
+      ``ValueError``. ``reason``: the engine's reason when the caller classified
+      (stored on the bounce for operators).
     - ``raw_report`` (DSN, ARF, SMTP transcript) is archived *before* the
       transaction (object storage is network I/O); or pass an already archived
       ``dump_key`` when one report yields several bounces.
@@ -131,7 +137,8 @@ def bounce_record(
     now = bounced_at or timezone.now()
     email = (email or "").strip()
     if bounce_type is None:
-        bounce_type = classify.classify(status=smtp_status, diagnostic=diagnostic).type
+        verdict = classify.classify(status=smtp_status, diagnostic=diagnostic)
+        bounce_type, reason = verdict.type, verdict.reason
     if bounce_type not in TYPE_CODES:
         raise ValueError(f"unknown bounce type {bounce_type!r}")
     stream = message.message_stream if message else (message_stream or "outbound")
@@ -164,6 +171,7 @@ def bounce_record(
             tag=context.tag,
             description=DESCRIPTIONS.get(bounce_type, ""),
             details=(details or diagnostic or smtp_status)[:10000],
+            reason=reason[:32],
             dump_key=dump_key,
             inactive=deactivation is not None,
             can_activate=deactivation[1] if deactivation else True,

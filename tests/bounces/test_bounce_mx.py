@@ -83,7 +83,7 @@ def test_plain_addresses_are_refused_unless_they_are_the_operator_fbl():
         ("postfix_user_unknown.eml", "bob@example.net", "HardBounce"),
         ("postfix_mailbox_full.eml", "carol@example.net", "SoftBounce"),
         ("postfix_blocked_spamhaus.eml", "dave@example.org", "Blocked"),
-        ("postfix_dns_error.eml", "erin@nowhere.invalid", "DnsError"),
+        ("postfix_dns_error.eml", "erin@nowhere.invalid", "HardBounce"),
         ("exim_dsn.eml", "grace@example.com", "HardBounce"),
         ("exchange_dsn.eml", "ivan@contoso.com", "HardBounce"),
         ("gmail_user_unknown.eml", "kate.doesnotexist@gmail.com", "HardBounce"),

@@ -39,7 +39,8 @@ TABLE = [
     ),
     (
         ("5.7.1", "550 5.7.1 Recipient address rejected: Access denied", "", ""),
-        "Blocked",
+        # Microsoft's directory-based edge blocking: the address does not exist.
+        "HardBounce",
     ),
     (
         (
@@ -50,9 +51,9 @@ TABLE = [
         ),
         "DMARCPolicy",
     ),
-    (("5.4.4", "Host or domain name not found", "", ""), "DnsError"),
+    (("5.4.4", "Host or domain name not found", "", ""), "HardBounce"),
     (("", "Name service error for name=nowhere.invalid type=MX", "", ""), "DnsError"),
-    (("5.1.2", "550 5.1.2 Bad destination system address", "", ""), "DnsError"),
+    (("5.1.2", "550 5.1.2 Bad destination system address", "", ""), "HardBounce"),
     (("5.2.2", "552 5.2.2 Mailbox full", "", ""), "SoftBounce"),
     (("4.2.2", "452 4.2.2 Over quota", "", ""), "SoftBounce"),
     (
@@ -82,7 +83,7 @@ TABLE = [
         "SoftBounce",
     ),
     (("5.1.0", "", "", ""), "HardBounce"),
-    (("5.3.4", "552 5.3.4 Message too big for system", "", ""), "Unknown"),
+    (("5.3.4", "552 5.3.4 Message too big for system", "", ""), "SoftBounce"),
     (("", "554 Transaction failed", "", ""), "Unknown"),
     (("", "", "", ""), "Unknown"),
     (
