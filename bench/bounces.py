@@ -68,6 +68,12 @@ def parse_args() -> argparse.Namespace:
         "--perf", action="store_true", help="run the performance measurements"
     )
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument(
+        "--corpus",
+        default="",
+        help="another labelled folder, e.g. tests/fixtures/bounces/holdout "
+        "(held out: never used to tune the rules)",
+    )
     return parser.parse_args()
 
 
@@ -75,9 +81,10 @@ def accuracy(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from bounces.engine.evaluate import evaluate
 
-    report = evaluate()
+    root = Path(args.corpus).resolve() if args.corpus else None
+    report = evaluate(root) if root else evaluate()
     summary = report.summary()
-    print("Bounce classification accuracy on the corpus")
+    print(f"Bounce classification accuracy on {root or 'the corpus'}")
     print(
         f"  files {summary['files']}, distinct MTAs/providers "
         f"{summary['distinct_mtas']}, crashes {summary['crashes']}"
