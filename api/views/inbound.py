@@ -15,30 +15,16 @@ from rest_framework.response import Response
 
 from inbound import selectors, services
 from inbound.models import InboundMessage
+from inbound.parsing import SUMMARY_KEYS
 from postmark_clone.errors import ApplicationError
 
 from ..base import ServerApiView, query_param
 from ..serializers import format_datetime
 from .messages import NOT_FOUND, _paging, parse_query_date
 
-# Keys of Postmark's inbound list item, in Postmark's order.
-LIST_KEYS = (
-    "From",
-    "FromName",
-    "FromFull",
-    "To",
-    "ToFull",
-    "Cc",
-    "CcFull",
-    "Bcc",
-    "BccFull",
-    "ReplyTo",
-    "OriginalRecipient",
-    "Subject",
-    "Date",
-    "MailboxHash",
-    "Tag",
-)
+# Keys of Postmark's inbound list item, in Postmark's order: the stored summary's
+# keys (inbound.parsing) but MessageStream, which comes from the row.
+LIST_KEYS = tuple(key for key in SUMMARY_KEYS if key != "MessageStream")
 DETAIL_KEYS = ("TextBody", "HtmlBody", "StrippedTextReply", "Headers")
 MAX_RULES_COUNT = 500
 
