@@ -54,3 +54,20 @@ def dns_zone(settings):
         yield zone
     finally:
         zone.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_delivery_task_waiting_from_another_test():
+    """messages.dispatch publishes no delivery task while its shared-cache flag
+    says one is waiting (for up to WAITING_TTL_SECONDS). A test that published
+    with no worker running leaves that flag behind; it must not hold back the
+    next test's dispatch."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        from django.core.cache import cache
+
+        from messages.dispatch import WAITING_KEY
+
+        cache.delete(WAITING_KEY)
+    yield
