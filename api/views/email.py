@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -87,35 +88,56 @@ class EmailBatchApi(ServerApiView):
             raise ApplicationError(
                 402, "Received invalid JSON input: expected a JSON array of messages."
             )
-        if len(items) > MAX_BATCH:
-            raise ApplicationError(
-                410,
-                f"You may send at most {MAX_BATCH} messages in a batch; "
-                f"this one has {len(items)}.",
-            )
-        parsed: list = []
-        for item in items:
-            try:
-                parsed.append(parse_email(item))
-            except ApplicationError as exc:
-                parsed.append(exc)
+        batch_check_length(items)
+        parsed = batch_parse(items, parse_email)
         if isinstance(request.auth, TestModeServer):
-            out = []
-            for email in parsed:
-                try:
-                    if isinstance(email, ApplicationError):
-                        raise email
-                    out.append(_test_result(email))
-                except ApplicationError as exc:
-                    out.append(_error_item(exc))
-            return Response(out)
-        results = message_send_batch(server=self.server, emails=parsed)
-        return Response(
-            [
-                _error_item(r) if isinstance(r, ApplicationError) else send_result(r)
-                for r in results
-            ]
+            return batch_test_answer(parsed)
+        return batch_answer(message_send_batch(server=self.server, emails=parsed))
+
+
+# --- shared by the batch endpoints (/email/batch, /email/batchWithTemplates) ------
+
+
+def batch_check_length(items: list) -> None:
+    if len(items) > MAX_BATCH:
+        raise ApplicationError(
+            410,
+            f"You may send at most {MAX_BATCH} messages in a batch; "
+            f"this one has {len(items)}.",
         )
+
+
+def batch_parse(items: list, parse: Callable[[Any], Any]) -> list:
+    """Each item parsed, or the ApplicationError it raised (answered in place)."""
+    parsed: list = []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except ApplicationError as exc:
+            parsed.append(exc)
+    return parsed
+
+
+def batch_test_answer(parsed: list, email_of: Callable[[Any], Any] = lambda e: e):
+    """What Postmark's test token answers for a batch: validated, nothing sent."""
+    out = []
+    for item in parsed:
+        try:
+            if isinstance(item, ApplicationError):
+                raise item
+            out.append(_test_result(email_of(item)))
+        except ApplicationError as exc:
+            out.append(_error_item(exc))
+    return Response(out)
+
+
+def batch_answer(results: list) -> Response:
+    return Response(
+        [
+            _error_item(r) if isinstance(r, ApplicationError) else send_result(r)
+            for r in results
+        ]
+    )
 
 
 urlpatterns = [

@@ -22,12 +22,14 @@ from ..base import AccountApiView, ServerApiView, query_param
 from ..representations import paging
 from ..serializers import parse_email, send_result
 from .email import (
-    MAX_BATCH,
     MAX_BATCH_BYTES,
     _check_size,
-    _error_item,
     _json_body,
     _test_result,
+    batch_answer,
+    batch_check_length,
+    batch_parse,
+    batch_test_answer,
 )
 
 TEMPLATE_QUERY = 1100
@@ -356,34 +358,14 @@ class EmailBatchWithTemplatesApi(ServerApiView):
                 402,
                 'Received invalid JSON input: expected {"Messages": [ ... ]}.',
             )
-        if len(messages) > MAX_BATCH:
-            raise ApplicationError(
-                410,
-                f"You may send at most {MAX_BATCH} messages in a batch; "
-                f"this one has {len(messages)}.",
-            )
-        items: list = []
-        for item in messages:
-            try:
-                items.append(parse_templated_email(item))
-            except ApplicationError as exc:
-                items.append(exc)
+        batch_check_length(messages)
+        items = batch_parse(messages, parse_templated_email)
         if isinstance(request.auth, TestModeServer):
-            out = []
-            for item in items:
-                try:
-                    if isinstance(item, ApplicationError):
-                        raise item
-                    out.append(_test_result(_with_placeholder_body(item[0])))
-                except ApplicationError as exc:
-                    out.append(_error_item(exc))
-            return Response(out)
-        results = services.template_message_send_batch(server=self.server, items=items)
-        return Response(
-            [
-                _error_item(r) if isinstance(r, ApplicationError) else send_result(r)
-                for r in results
-            ]
+            return batch_test_answer(
+                items, email_of=lambda item: _with_placeholder_body(item[0])
+            )
+        return batch_answer(
+            services.template_message_send_batch(server=self.server, items=items)
         )
 
 
