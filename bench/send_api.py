@@ -45,6 +45,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postmark_bench"
@@ -52,6 +53,19 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
 
 
 # --- environment and tenant ----------------------------------------------------------
+
+
+def django_json(code: str, env: dict[str, str]) -> Any:
+    """Run ``code`` in ``manage.py shell`` with ``env``; the JSON it printed last."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
@@ -104,15 +118,7 @@ def setup_tenant(env: dict[str, str]) -> tuple[str, str]:
         "print(json.dumps({'token': srv.token,"
         " 'sender': f'Bench <bench@{tag}.bench.example.com>'}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = django_json(code, env)
     return data["token"], data["sender"]
 
 

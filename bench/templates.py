@@ -46,6 +46,7 @@ from send_api import (  # noqa: E402  (bench/ is not a package)
     Connection,
     _percentile,
     bench_env,
+    django_json,
     ensure_database,
     median_of,
     start_gunicorn,
@@ -98,15 +99,7 @@ def setup(env: dict[str, str]) -> tuple[str, str, int]:
         "print(json.dumps({'token': srv.token, 'template': t.pk,"
         " 'sender': f'Bench <bench@{tag}.bench.example.com>'}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = django_json(code, env)
     return data["token"], data["sender"], data["template"]
 
 

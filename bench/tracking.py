@@ -42,6 +42,7 @@ from send_api import (  # noqa: E402 (bench/ is not a package)
     ROOT,
     _percentile,
     bench_env,
+    django_json,
     ensure_database,
     setup_tenant,
     start_gunicorn,
@@ -75,15 +76,7 @@ def make_tokens(env: dict[str, str], sender: str) -> dict[str, object]:
         " 'open': urlsplit(open_url(row.id)).path,"
         " 'click': urlsplit(click_url(row.id, 'https://shop.example.com/p?i=1')).path}))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return django_json(code, env)
 
 
 def counters(env: dict[str, str], server_id: int) -> dict[str, int]:
@@ -98,15 +91,7 @@ def counters(env: dict[str, str], server_id: int) -> dict[str, int]:
         "out['pending'] = hits_pending()\n"
         "print(json.dumps(out))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return django_json(code, env)
 
 
 class Connection:
