@@ -241,7 +241,7 @@ def _deliver_claimed(
         # Tracking rewrites each recipient's copy (tokens name the recipient), as
         # do broadcast unsubscribe links: such messages are signed per recipient.
         # The archive is untouched.
-        tracked = message.track_opens or message.track_links != "None"
+        tracked = message.tracked
         per_recipient = tracked or unsubscribe
         if per_recipient:
             data, return_path = signer.load(message)

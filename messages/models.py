@@ -104,6 +104,11 @@ class Message(models.Model):
     def __str__(self) -> str:
         return str(self.message_id)
 
+    @property
+    def tracked(self) -> bool:
+        """Opens or links are tracked: each recipient gets a rewritten copy."""
+        return self.track_opens or self.track_links != "None"
+
 
 class Recipient(models.Model):
     class Kind(models.TextChoices):

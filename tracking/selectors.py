@@ -124,7 +124,7 @@ def message_tracking(*, message: Message) -> tuple[list[Open], list[Click]]:
     """The opens and clicks of one (already tenant-checked) message, oldest
     first, for the message page. No query for a message sent without tracking
     (it carries no tokens, so it has none)."""
-    if not message.track_opens and message.track_links == "None":
+    if not message.tracked:
         return [], []
     opens = list(Open.objects.filter(message=message).order_by("received_at", "id"))
     clicks = list(Click.objects.filter(message=message).order_by("received_at", "id"))

@@ -275,7 +275,7 @@ def tracking_delivered_record(*, items: list[tuple[Message, int]]) -> None:
     Not idempotent."""
     groups: dict[tuple, Counter[str]] = {}
     for message, links in items:
-        if not (message.track_opens or message.track_links != "None"):
+        if not message.tracked:
             continue
         key = (
             stats_day(message.received_at),
